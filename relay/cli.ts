@@ -1,0 +1,107 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT, startRelay, type StartRelayOptions } from './server';
+import { SERVICE_NAMES, isServiceName } from './services/names';
+
+export const USAGE = `Usage: sealvault start [--port N] [--http-port N] [--host ADDR] [--data DIR] [--service NAME]
+
+  --port N          HTTPS port (default $SEALVAULT_PORT or ${DEFAULT_HTTPS_PORT}; 0 picks a free port)
+  --http-port N     plain-HTTP port that only redirects to HTTPS (default $SEALVAULT_HTTP_PORT or ${DEFAULT_HTTP_PORT}; 0 disables)
+  --host ADDR       interface to bind (default $SEALVAULT_HOST or all interfaces)
+  --data DIR        data folder (default $SEALVAULT_DATA or ./data)
+  --service NAME    run one service alone, without the web client: ${SERVICE_NAMES.join(', ')}
+
+  TLS: $SEALVAULT_TLS_CERT and $SEALVAULT_TLS_KEY (PEM paths, both or neither) replace the local CA.
+  The web client is served from $SEALVAULT_CLIENT_BUILD or client/build.`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Turns argv (after the script name) and the environment into relay options; throws UsageError. */
+export function parseCli(argv: readonly string[], env: Env): StartRelayOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string' },
+        'http-port': { type: 'string' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        service: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1 || positionals[0] !== 'start') {
+    throw new UsageError(positionals.length === 0 ? 'missing command' : `unknown command: ${positionals.join(' ')}`);
+  }
+
+  const port = parsePort(values.port ?? env.SEALVAULT_PORT, values.port ? '--port' : 'SEALVAULT_PORT') ?? DEFAULT_HTTPS_PORT;
+  const httpPort = parsePort(values['http-port'] ?? env.SEALVAULT_HTTP_PORT, values['http-port'] ? '--http-port' : 'SEALVAULT_HTTP_PORT') ?? DEFAULT_HTTP_PORT;
+  const service = values.service;
+  if (service !== undefined && !isServiceName(service)) {
+    throw new UsageError(`unknown service "${service}"; expected one of ${SERVICE_NAMES.join(', ')}`);
+  }
+  const certPath = nonEmpty(env.SEALVAULT_TLS_CERT);
+  const keyPath = nonEmpty(env.SEALVAULT_TLS_KEY);
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new UsageError('set both SEALVAULT_TLS_CERT and SEALVAULT_TLS_KEY, or neither');
+  }
+  const host = values.host ?? nonEmpty(env.SEALVAULT_HOST);
+  const spaDir = nonEmpty(env.SEALVAULT_CLIENT_BUILD);
+
+  return {
+    dataDir: resolve(values.data ?? nonEmpty(env.SEALVAULT_DATA) ?? './data'),
+    port,
+    // 0 means "off" on the command line; startRelay reserves 0 for "pick a free port".
+    httpPort: httpPort === 0 ? false : httpPort,
+    ...(host === undefined ? {} : { host }),
+    ...(service === undefined ? {} : { only: service }),
+    ...(spaDir === undefined ? {} : { spaDir: resolve(spaDir) }),
+    ...(certPath && keyPath ? { tls: { certPath: resolve(certPath), keyPath: resolve(keyPath) } } : {}),
+  };
+}
+
+function parsePort(value: string | undefined, source: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`${source} must be a port number 0-65535, got "${value}"`);
+  return port;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export async function main(argv: readonly string[], env: Env): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  let options: StartRelayOptions;
+  try {
+    options = parseCli(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`sealvault: ${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  await startRelay(options);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2), process.env).catch((error: unknown) => {
+    console.error(`sealvault: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof Error && error.cause instanceof Error) console.error(`  cause: ${error.cause.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,48 @@
+import { Hono } from 'hono';
+import { describe, expect, it } from 'vitest';
+import { createRelayApp } from './server';
+import { SERVICE_FACTORIES } from './services/catalog';
+import { SERVICE_NAMES } from './services/names';
+import { createPlaceholderService } from './services/placeholder';
+import { RELAY_VERSION } from './version';
+
+describe('createRelayApp', () => {
+  it('reports health with version and mounted services', async () => {
+    const services = SERVICE_NAMES.map((name) => createPlaceholderService({ name, version: RELAY_VERSION, dataDir: '/unused' }));
+    const app = createRelayApp({ services });
+    const response = await app.request('/api/health');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Cache-Control')).toBe('no-store');
+    expect(await response.json()).toEqual({ ok: true, version: RELAY_VERSION, services: [...SERVICE_NAMES] });
+  });
+
+  it.each(SERVICE_NAMES)('mounts the %s placeholder under /api/%s', async (name) => {
+    const app = createRelayApp({ services: [createPlaceholderService({ name, version: '9.9.9', dataDir: '/unused' })] });
+    const response = await app.request(`/api/${name}/health`);
+    expect(await response.json()).toEqual({ service: name, version: '9.9.9', ok: true, placeholder: true });
+  });
+
+  it('serves only the services it was given', async () => {
+    const escrow = new Hono().get('/shares', (c) => c.json({ shares: [] }));
+    const app = createRelayApp({ services: [{ name: 'escrow', app: escrow }] });
+    expect(await (await app.request('/api/health')).json()).toMatchObject({ services: ['escrow'] });
+    expect((await app.request('/api/escrow/shares')).status).toBe(200);
+    expect((await app.request('/api/vault/health')).status).toBe(404);
+    expect((await app.request('/api/shares')).status).toBe(404);
+  });
+
+  it('lets a service choose its own Cache-Control', async () => {
+    const vault = new Hono().get('/public', (c) => c.json({}, 200, { 'Cache-Control': 'public, max-age=60' }));
+    const app = createRelayApp({ services: [{ name: 'vault', app: vault }] });
+    expect((await app.request('/api/vault/public')).headers.get('Cache-Control')).toBe('public, max-age=60');
+  });
+
+  it('refuses the same service twice', () => {
+    const app = new Hono();
+    expect(() => createRelayApp({ services: [{ name: 'keys', app }, { name: 'keys', app }] })).toThrow(/"keys" given twice/);
+  });
+
+  it('has a factory for every service name', () => {
+    expect(Object.keys(SERVICE_FACTORIES).sort()).toEqual([...SERVICE_NAMES].sort());
+  });
+});

@@ -1,0 +1,13 @@
+import type { ServiceName } from './names';
+import { createPlaceholderService } from './placeholder';
+import type { RelayServiceFactory } from './service';
+
+// The one place that says which code serves each prefix. Swap a placeholder for the real
+// factory here when the service lands; server.ts and cli.ts need no change.
+export const SERVICE_FACTORIES: Readonly<Record<ServiceName, RelayServiceFactory>> = {
+  directory: createPlaceholderService,
+  keys: createPlaceholderService,
+  escrow: createPlaceholderService,
+  vault: createPlaceholderService,
+  audit: createPlaceholderService,
+};
