@@ -5,10 +5,11 @@ import { SERVICE_FACTORIES } from './services/catalog';
 import { SERVICE_NAMES } from './services/names';
 import { createPlaceholderService } from './services/placeholder';
 import { RELAY_VERSION } from './version';
+import { testServiceContext } from './test-support/service-context';
 
 describe('createRelayApp', () => {
   it('reports health with version and mounted services', async () => {
-    const services = SERVICE_NAMES.map((name) => createPlaceholderService({ name, version: RELAY_VERSION, dataDir: '/unused' }));
+    const services = await Promise.all(SERVICE_NAMES.map(async (name) => createPlaceholderService({ ...(await testServiceContext(name)), version: RELAY_VERSION })));
     const app = createRelayApp({ services });
     const response = await app.request('/api/health');
     expect(response.status).toBe(200);
@@ -17,7 +18,7 @@ describe('createRelayApp', () => {
   });
 
   it.each(SERVICE_NAMES)('mounts the %s placeholder under /api/%s', async (name) => {
-    const app = createRelayApp({ services: [createPlaceholderService({ name, version: '9.9.9', dataDir: '/unused' })] });
+    const app = createRelayApp({ services: [createPlaceholderService({ ...(await testServiceContext(name)), version: '9.9.9' })] });
     const response = await app.request(`/api/${name}/health`);
     expect(await response.json()).toEqual({ service: name, version: '9.9.9', ok: true, placeholder: true });
   });

@@ -17,6 +17,11 @@ import type { RelayService, RelayServiceFactory } from './services/service';
 import { resolveTlsMaterial, type ConfiguredTls, type TlsMaterial } from './tls/tls-material';
 import { trustInstructions } from './tls/trust-instructions';
 import { RELAY_VERSION } from './version';
+import { createAuditSink } from './common/audit-sink';
+import { createLogger, createMetrics, requestLog, type Metrics } from './common/observability';
+import { createPeers, type PeerConfig } from './common/peers';
+import { loadOrCreateServiceKey } from './common/service-key';
+import type { Logger } from 'pino';
 
 export const DEFAULT_HTTPS_PORT = 8443;
 export const DEFAULT_HTTP_PORT = 8080;
@@ -29,14 +34,18 @@ export interface CreateRelayAppOptions {
   /** Built SPA folder, read once now. Omit or null for a relay that serves only its API. */
   spaDir?: string | null;
   errorLog?: ErrorLog;
+  metrics?: Metrics;
+  logger?: Logger;
 }
 
-export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir = null, errorLog }: CreateRelayAppOptions = {}): Hono<RelayEnv> {
+export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir = null, errorLog, metrics, logger }: CreateRelayAppOptions = {}): Hono<RelayEnv> {
   const spa = spaDir === null ? null : loadSpaBuild(spaDir);
   const inline = spa?.present ? spa.inlineHashes : { scripts: [], styles: [] };
 
   const app = new Hono<RelayEnv>();
   app.use('*', requestId());
+  if (logger) app.use('*', requestLog(logger));
+  if (metrics) app.use('*', metrics.middleware());
   app.use('*', securityHeaders({ scriptHashes: inline.scripts, styleHashes: inline.styles }));
   app.use('/api/*', async (c, next) => {
     await next();
@@ -51,6 +60,9 @@ export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir 
   const twice = mounted.find((name, i) => mounted.indexOf(name) !== i);
   if (twice) throw new Error(`service "${twice}" given twice`);
   app.get('/api/health', (c) => c.json({ ok: true, version, services: mounted }));
+  if (metrics) {
+    app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  }
   for (const service of services) app.route(`/api/${service.name}`, service.app);
   // Anything else under /api is a 404 JSON, whatever the method, and never the SPA page.
   app.all('/api/*', () => {
@@ -74,6 +86,9 @@ export interface StartRelayOptions {
   /** Operator-supplied certificate; when absent the local CA in `<data>/tls` is used. */
   tls?: ConfiguredTls | undefined;
   serviceFactories?: Partial<Record<ServiceName, RelayServiceFactory>>;
+  /** Where the other services live when this process runs only some of them. */
+  peers?: Partial<Record<ServiceName, PeerConfig>>;
+  logger?: Logger;
   log?: (line: string) => void;
   /** Install SIGINT/SIGTERM handlers that close the relay and exit. Default true. */
   handleSignals?: boolean;
@@ -96,16 +111,29 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
 
   const tls = await resolveTlsMaterial({ dataDir, configured: options.tls });
   const names = only ? [only] : [...SERVICE_NAMES];
+  const logger = options.logger ?? createLogger();
+  const metrics = createMetrics();
+  // Services reach each other through the composed app in-process, or over HTTPS when a peer
+  // URL is configured; either way only through signatures made with each service's key.
+  let app: Hono<RelayEnv> | undefined;
+  const peers = createPeers({
+    config: options.peers,
+    local: () => (url, init) => {
+      if (!app) throw new Error('relay is still starting');
+      return Promise.resolve(app.request(url, init));
+    },
+  });
   const services = await Promise.all(
-    names.map((name) => {
+    names.map(async (name) => {
       const serviceDir = join(dataDir, name);
       mkdirSync(serviceDir, { recursive: true, mode: 0o700 });
       const factory = options.serviceFactories?.[name] ?? SERVICE_FACTORIES[name];
-      return factory({ name, version: RELAY_VERSION, dataDir: serviceDir });
+      const key = await loadOrCreateServiceKey(serviceDir);
+      return factory({ name, version: RELAY_VERSION, dataDir: serviceDir, key, peers, audit: createAuditSink(name, key, peers), log: logger.child({ service: name }), metrics });
     }),
   );
   const spaDir = only ? null : (options.spaDir ?? DEFAULT_SPA_DIR);
-  const app = createRelayApp({ services, spaDir });
+  app = createRelayApp({ services, spaDir, metrics, logger });
 
   const closeServices = async () => {
     for (const service of services) await service.close?.();

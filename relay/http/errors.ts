@@ -24,8 +24,9 @@ export class HttpError extends Error {
     readonly status: ClientErrorStatusCode | ServerErrorStatusCode,
     readonly code: ErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

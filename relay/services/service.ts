@@ -1,4 +1,9 @@
 import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { AuditSink } from '../common/audit-sink';
+import type { Metrics } from '../common/observability';
+import type { Peers } from '../common/peers';
+import type { ServiceKey } from '../common/service-key';
 import type { ServiceName } from './names';
 
 // Each service declares its own Env/Schema generics; the relay only routes to it, so it
@@ -11,6 +16,14 @@ export interface ServiceContext {
   version: string;
   /** `<data>/<name>`, created with mode 0700: the service's SQLite file and keys live here and nowhere else. */
   dataDir: string;
+  /** This service's own Ed25519 signing key (in dataDir). */
+  key: ServiceKey;
+  /** How to reach the other services (in-process or HTTPS) and their verify keys. */
+  peers: Peers;
+  /** Appends entries signed with `key` to the audit service. */
+  audit: AuditSink;
+  log: Logger;
+  metrics: Metrics;
 }
 
 export interface RelayService {
