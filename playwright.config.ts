@@ -8,6 +8,8 @@ const httpPort = port + 1;
 // A fresh data folder per run: a new local CA, empty databases and block stores.
 const dataDir = process.env.SEALVAULT_E2E_DATA ?? mkdtempSync(join(tmpdir(), 'sealvault-e2e-'));
 process.env.SEALVAULT_E2E_DATA = dataDir;
+// Request logs of the relays under test would drown the test report; warnings still show.
+process.env.SEALVAULT_LOG_LEVEL ??= 'warn';
 
 export default defineConfig({
   testDir: 'e2e',
@@ -26,7 +28,7 @@ export default defineConfig({
   },
   webServer: {
     command: `npx tsx relay/cli.ts start --port ${port} --data ${dataDir}`,
-    env: { SEALVAULT_HTTP_PORT: String(httpPort) },
+    env: { SEALVAULT_HTTP_PORT: String(httpPort), SEALVAULT_LOG_LEVEL: process.env.SEALVAULT_LOG_LEVEL },
     url: `https://localhost:${port}/api/health`,
     ignoreHTTPSErrors: true,
     timeout: 60_000,

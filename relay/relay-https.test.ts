@@ -9,10 +9,13 @@ import { connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls'
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay, type StartRelayOptions } from './server';
 import { FIXTURE_INDEX_HTML, writeSpaFixture } from './test-support/spa-fixture';
+import { integrityOf, withIntegrity } from './http/subresource-integrity';
 
 const root = mkdtempSync(join(tmpdir(), 'sealvault-relay-'));
 const dataDir = join(root, 'data');
 const spa = writeSpaFixture();
+// What the relay serves: the build's page plus the import map of module digests.
+const servedIndexHtml = withIntegrity(FIXTURE_INDEX_HTML, integrityOf(spa.buildDir));
 const running: RunningRelay[] = [];
 afterAll(async () => {
   await Promise.all(running.map((r) => r.close()));
@@ -125,9 +128,9 @@ describe('relay over HTTPS with the local CA', () => {
     const page = await fetchHttps(first.relay.port, '/contracts/1', ca);
     expect(page.authorized).toBe(true);
     expect(page.status).toBe(200);
-    expect(page.body).toBe(FIXTURE_INDEX_HTML);
+    expect(page.body).toBe(servedIndexHtml);
     expect(page.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
-    expect(page.headers['content-security-policy']).toMatch(/script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/]+=*';/);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/]+=*' 'sha256-[A-Za-z0-9+/]+=*';/);
 
     const health = await fetchHttps(first.relay.port, '/api/health', ca);
     expect(JSON.parse(health.body)).toMatchObject({ ok: true, services: ['directory', 'keys', 'escrow', 'vault', 'audit'] });

@@ -5,6 +5,7 @@ import { createRelayApp } from '../server';
 import { FIXTURE_INLINE_SCRIPT, writeSpaFixture } from '../test-support/spa-fixture';
 import { cspHash, inlineHashesOf } from './inline-hashes';
 import { FIXED_SECURITY_HEADERS, contentSecurityPolicy } from './security-headers';
+import { integrityOf, withIntegrity } from './subresource-integrity';
 
 const fixture = writeSpaFixture();
 afterAll(() => rmSync(fixture.root, { recursive: true, force: true }));
@@ -13,6 +14,9 @@ const app = createRelayApp({ spaDir: fixture.buildDir });
 // Computed here with node:crypto over the known script text, independently of the regex
 // extraction in inline-hashes.ts.
 const expectedScriptHash = `'sha256-${createHash('sha256').update(FIXTURE_INLINE_SCRIPT).digest('base64')}'`;
+// The relay adds one more inline script, the import map of module digests (subresource-integrity.ts).
+const importMapText = /<script type="importmap">([^<]*)<\/script>/.exec(withIntegrity('<head></head>', integrityOf(fixture.buildDir)))![1]!;
+const expectedImportMapHash = `'sha256-${createHash('sha256').update(importMapText).digest('base64')}'`;
 
 function directives(csp: string): Map<string, string[]> {
   return new Map(
@@ -37,7 +41,7 @@ describe('Content-Security-Policy', () => {
   it('never lets scripts or style elements run inline or eval', async () => {
     const csp = (await app.request('/')).headers.get('Content-Security-Policy') ?? '';
     const parsed = directives(csp);
-    expect(parsed.get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'", expectedScriptHash]);
+    expect(parsed.get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'", expectedImportMapHash, expectedScriptHash]);
     expect(parsed.get('style-src')).toEqual(["'self'"]);
     expect(csp).not.toContain("'unsafe-eval'");
     // 'unsafe-inline' appears once, for style attributes only.

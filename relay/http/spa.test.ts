@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRelayApp } from '../server';
 import { FIXTURE_INDEX_HTML, SECRET_OUTSIDE_BUILD, WASM_BYTES, writeSpaFixture } from '../test-support/spa-fixture';
+import { integrityOf, withIntegrity } from './subresource-integrity';
 import { safeSegments } from './spa';
 
 const fixture = writeSpaFixture();
+// What the relay serves: the build's page plus the import map of module digests.
+const servedIndexHtml = withIntegrity(FIXTURE_INDEX_HTML, integrityOf(fixture.buildDir));
 afterAll(() => rmSync(fixture.root, { recursive: true, force: true }));
 const app = createRelayApp({ spaDir: fixture.buildDir });
 
@@ -50,7 +53,7 @@ describe('SPA fallback', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('Content-Type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('Cache-Control')).toBe('no-cache');
-    expect(await response.text()).toBe(FIXTURE_INDEX_HTML);
+    expect(await response.text()).toBe(servedIndexHtml);
   });
 
   it('keeps a missing build asset a 404, not HTML', async () => {
@@ -61,14 +64,14 @@ describe('SPA fallback', () => {
 
   it('does not serve dot-files', async () => {
     const response = await app.request('/.env');
-    expect(await response.text()).toBe(FIXTURE_INDEX_HTML);
+    expect(await response.text()).toBe(servedIndexHtml);
   });
 
   it('does not follow a symlink out of the build folder', async () => {
     const response = await app.request('/escape.txt');
     const body = await response.text();
     expect(body).not.toContain(SECRET_OUTSIDE_BUILD);
-    expect(body).toBe(FIXTURE_INDEX_HTML);
+    expect(body).toBe(servedIndexHtml);
   });
 
   it('answers other methods with 404 JSON, not the page', async () => {
@@ -105,7 +108,7 @@ describe('directory traversal', () => {
       expect(new URL(request.url).pathname).toBe('/secret.txt');
       const response = await app.request(request);
       expect(response.status).toBe(200);
-      expect(await response.text()).toBe(FIXTURE_INDEX_HTML);
+      expect(await response.text()).toBe(servedIndexHtml);
     },
   );
 

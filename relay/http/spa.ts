@@ -5,6 +5,7 @@ import type { Context, Handler } from 'hono';
 import { contentTypeFor } from './content-types';
 import { HttpError } from './errors';
 import { inlineHashesOf, type InlineHashes } from './inline-hashes';
+import { integrityOf, withIntegrity } from './subresource-integrity';
 
 export type SpaBuild =
   | { present: true; dir: string; indexHtml: Uint8Array<ArrayBuffer>; inlineHashes: InlineHashes }
@@ -23,12 +24,13 @@ export function loadSpaBuild(dir: string): SpaBuild {
   const root = resolve(dir);
   const indexPath = join(root, 'index.html');
   if (!existsSync(indexPath)) return { present: false, dir: root };
-  const indexHtml = readFileSync(indexPath);
+  // The import map of module digests is itself an inline script: hash the page after adding it.
+  const html = withIntegrity(readFileSync(indexPath, 'utf8'), integrityOf(root));
   return {
     present: true,
     dir: realpathSync(root),
-    indexHtml,
-    inlineHashes: inlineHashesOf(indexHtml.toString('utf8')),
+    indexHtml: new Uint8Array(Buffer.from(html, 'utf8')),
+    inlineHashes: inlineHashesOf(html),
   };
 }
 
