@@ -2,9 +2,13 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT, startRelay, type StartRelayOptions } from './server';
-import { SERVICE_NAMES, isServiceName } from './services/names';
+import { SERVICE_NAMES, isServiceName, type ServiceName } from './services/names';
+import { backup } from './ops/backup';
+import { status } from './ops/status';
 
 export const USAGE = `Usage: sealvault start [--port N] [--http-port N] [--host ADDR] [--data DIR] [--service NAME]
+       sealvault backup --to DIR [--data DIR] [--service NAME]
+       sealvault status [--data DIR] [--url https://localhost:8443/]
 
   --port N          HTTPS port (default $SEALVAULT_PORT or ${DEFAULT_HTTPS_PORT}; 0 picks a free port)
   --http-port N     plain-HTTP port that only redirects to HTTPS (default $SEALVAULT_HTTP_PORT or ${DEFAULT_HTTP_PORT}; 0 disables)
@@ -82,20 +86,55 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+export interface OpsOptions {
+  command: 'backup' | 'status';
+  dataDir: string;
+  to?: string;
+  only?: ServiceName;
+  url?: string;
+}
+
+/** Options of the operator commands `backup` and `status`; throws UsageError. */
+export function parseOps(argv: readonly string[], env: Env): OpsOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { data: { type: 'string' }, to: { type: 'string' }, service: { type: 'string' }, url: { type: 'string' } } });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const [command, ...rest] = parsed.positionals;
+  if ((command !== 'backup' && command !== 'status') || rest.length > 0) throw new UsageError(`unknown command: ${parsed.positionals.join(' ')}`);
+  const { values } = parsed;
+  if (command === 'backup' && !values.to) throw new UsageError('backup needs --to DIR');
+  if (values.service !== undefined && !isServiceName(values.service)) throw new UsageError(`unknown service "${values.service}"`);
+  return {
+    command,
+    dataDir: resolve(values.data ?? nonEmpty(env.SEALVAULT_DATA) ?? './data'),
+    ...(values.to ? { to: resolve(values.to) } : {}),
+    ...(values.service ? { only: values.service as ServiceName } : {}),
+    ...(values.url ? { url: values.url } : {}),
+  };
+}
+
 export async function main(argv: readonly string[], env: Env): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return;
   }
-  let options: StartRelayOptions;
   try {
-    options = parseCli(argv, env);
+    if (argv[0] === 'backup' || argv[0] === 'status') {
+      const ops = parseOps(argv, env);
+      const report = ops.command === 'backup' ? await backup({ dataDir: ops.dataDir, dest: ops.to!, ...(ops.only ? { only: ops.only } : {}), env }) : await status({ dataDir: ops.dataDir, ...(ops.url ? { url: ops.url } : {}), env });
+      console.log(JSON.stringify(report, null, 2));
+      return;
+    }
+    const options = parseCli(argv, env);
+    await startRelay(options);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`sealvault: ${error.message}\n\n${USAGE}`);
     process.exit(2);
   }
-  await startRelay(options);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
