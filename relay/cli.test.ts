@@ -64,3 +64,17 @@ describe('sealvault command', () => {
     expect(run.stdout).toBe('');
   });
 });
+
+describe('peer configuration for a service run alone', () => {
+  it('reads peer URLs and pinned keys from the environment', () => {
+    const options = parseCli(['start', '--service', 'escrow'], {
+      SEALVAULT_PEER_DIRECTORY_URL: 'https://dir.example:8443',
+      SEALVAULT_PEER_DIRECTORY_KEY: 'AAAA',
+      SEALVAULT_PEER_AUDIT_URL: 'https://audit.example',
+    });
+    expect(options.peers).toEqual({ directory: { url: 'https://dir.example:8443', publicKey: 'AAAA' }, audit: { url: 'https://audit.example' } });
+  });
+  it('refuses a plain-HTTP peer', () => {
+    expect(() => parseCli(['start', '--service', 'escrow'], { SEALVAULT_PEER_DIRECTORY_URL: 'http://dir.example' })).toThrow(/https/);
+  });
+});

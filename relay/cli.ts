@@ -17,6 +17,9 @@ export const USAGE = `Usage: sealvault start [--port N] [--http-port N] [--host 
   --service NAME    run one service alone, without the web client: ${SERVICE_NAMES.join(', ')}
 
   TLS: $SEALVAULT_TLS_CERT and $SEALVAULT_TLS_KEY (PEM paths, both or neither) replace the local CA.
+  Peers (with --service): $SEALVAULT_PEER_<NAME>_URL (e.g. SEALVAULT_PEER_DIRECTORY_URL=https://dir.example:8443)
+  and $SEALVAULT_PEER_<NAME>_KEY (its base64url Ed25519 service key, from GET /api/<name>/key; pin it).
+  Trust a peer's private CA with NODE_EXTRA_CA_CERTS.
   The web client is served from $SEALVAULT_CLIENT_BUILD or client/build.`;
 
 export class UsageError extends Error {
@@ -61,6 +64,15 @@ export function parseCli(argv: readonly string[], env: Env): StartRelayOptions {
     throw new UsageError('set both SEALVAULT_TLS_CERT and SEALVAULT_TLS_KEY, or neither');
   }
   const host = values.host ?? nonEmpty(env.SEALVAULT_HOST);
+  const peers = Object.fromEntries(
+    SERVICE_NAMES.flatMap((name) => {
+      const url = nonEmpty(env[`SEALVAULT_PEER_${name.toUpperCase()}_URL`]);
+      const publicKey = nonEmpty(env[`SEALVAULT_PEER_${name.toUpperCase()}_KEY`]);
+      if (url === undefined && publicKey === undefined) return [];
+      if (url !== undefined && !/^https:\/\//.test(url)) throw new UsageError(`SEALVAULT_PEER_${name.toUpperCase()}_URL must be an https:// URL`);
+      return [[name, { ...(url ? { url } : {}), ...(publicKey ? { publicKey } : {}) }]];
+    }),
+  );
   const spaDir = nonEmpty(env.SEALVAULT_CLIENT_BUILD);
 
   return {
@@ -70,6 +82,7 @@ export function parseCli(argv: readonly string[], env: Env): StartRelayOptions {
     httpPort: httpPort === 0 ? false : httpPort,
     ...(host === undefined ? {} : { host }),
     ...(service === undefined ? {} : { only: service }),
+    ...(Object.keys(peers).length > 0 ? { peers } : {}),
     ...(spaDir === undefined ? {} : { spaDir: resolve(spaDir) }),
     ...(certPath && keyPath ? { tls: { certPath: resolve(certPath), keyPath: resolve(keyPath) } } : {}),
   };
