@@ -1,6 +1,7 @@
 import type { ServiceName } from './names';
 import { createPlaceholderService } from './placeholder';
 import type { RelayServiceFactory } from './service';
+import { createAuditService } from '../audit';
 
 // The one place that says which code serves each prefix. Swap a placeholder for the real
 // factory here when the service lands; server.ts and cli.ts need no change.
@@ -9,5 +10,5 @@ export const SERVICE_FACTORIES: Readonly<Record<ServiceName, RelayServiceFactory
   keys: createPlaceholderService,
   escrow: createPlaceholderService,
   vault: createPlaceholderService,
-  audit: createPlaceholderService,
+  audit: (ctx) => createAuditService(ctx),
 };
