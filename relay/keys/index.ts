@@ -1,0 +1,456 @@
+/**
+ * The keys service (DESIGN.md sections 4 and 7): wrapped private keys and recovery wrappings per
+ * account and version, contract spaces, grants (a space key wrapped to a member, signed by the
+ * space's manager) and envelopes shared to one account. It stores only wrapped or public
+ * material, serves an envelope to nobody but its recipient, and records every grant, revocation
+ * and envelope in the audit log.
+ */
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { canonicalJson, fromBase64url, type Json } from '../../shared/crypto/encoding';
+import {
+  CreateEnvelopeResultSchema,
+  CreateEnvelopeSchema,
+  CreateGrantSchema,
+  CreateSpaceSchema,
+  ENVELOPE_STATEMENT_TYPE,
+  EnvelopeListSchema,
+  EnvelopesQuerySchema,
+  GRANT_STATEMENT_TYPE,
+  GrantPathSchema,
+  GrantResultSchema,
+  GrantsListSchema,
+  MyGrantSchema,
+  PrivateKeysSchema,
+  PutPrivateKeysSchema,
+  PutRecoverySchema,
+  RecoverySchema,
+  RevokeResultSchema,
+  ServiceKeySchema,
+  SpaceQuerySchema,
+  SpaceSchema,
+  StoredVersionSchema,
+  VersionParamSchema,
+  envelopeDigest,
+  type EnvelopeWire,
+} from '../../shared/schemas/keys';
+import { HealthSchema } from '../../shared/schemas/common';
+import type { AuditEvent } from '../common/audit-sink';
+import { requireRole, requireSession, sameOriginWrites, type SessionEnv } from '../common/auth';
+import { ApiDescription } from '../common/openapi';
+import { readJson, readParams, readQuery, validate } from '../common/validate';
+import { HttpError } from '../http/errors';
+import type { RelayService, ServiceContext } from '../services/service';
+import { requireCertifiedRecipient, verifySignedBy } from './directory';
+import { openKeysStore, type EnvelopeRow, type SpaceEnvelopeRow } from './store';
+
+/** Body limits: wrapped keys are a few KiB, envelopes well under 2 KiB; these leave room and no more. */
+export const KEYS_LIMITS = {
+  privateKeys: 32 * 1024,
+  recovery: 32 * 1024,
+  space: 2 * 1024,
+  grant: 16 * 1024,
+  envelope: 16 * 1024,
+} as const;
+
+export interface KeysServiceOptions {
+  /** milliseconds since the epoch; injectable for tests */
+  now?: () => number;
+}
+
+type Env = SessionEnv;
+
+const SPACE_KEY_CONTEXT_FIELDS = ['keyVersion', 'purpose', 'recipient', 'space'];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads a body that carries a signed statement under `field`: a body whose statement is absent
+ * or unsigned is refused as E_SIGNATURE (not a generic validation error), then the schema applies.
+ */
+async function readSignedBody<S extends z.ZodType>(c: Context, schema: S, limit: number, field: string): Promise<z.infer<S>> {
+  const raw = await readJson(c, z.unknown(), limit);
+  if (isObject(raw) && (!isObject(raw[field]) || !('signature' in raw[field]))) {
+    throw new HttpError(400, 'E_SIGNATURE', `${field} must be a statement signed by its granter`);
+  }
+  return validate(schema, raw);
+}
+
+export function createKeysService(ctx: ServiceContext, options: KeysServiceOptions = {}): RelayService {
+  const now = options.now ?? Date.now;
+  const store = openKeysStore(ctx.dataDir);
+  const api = new ApiDescription('keys', ctx.version);
+  const app = new Hono<Env>();
+  app.use('*', sameOriginWrites());
+  const session = requireSession(ctx.peers);
+
+  const audit = async (event: AuditEvent): Promise<void> => {
+    try {
+      await ctx.audit.record(event);
+    } catch (e) {
+      ctx.log.error({ err: e, action: event.action }, 'audit append failed');
+      throw new HttpError(503, 'E_AUDIT_UNAVAILABLE', 'the audit log is unavailable; nothing was changed');
+    }
+  };
+
+  // ---- every service ------------------------------------------------------------------------
+
+  api.add({ method: 'get', path: '/health', summary: 'Service health', response: HealthSchema });
+  app.get('/health', (c) => c.json({ service: 'keys', version: ctx.version, ok: true }));
+
+  api.add({ method: 'get', path: '/key', summary: "The keys service's Ed25519 public key", response: ServiceKeySchema });
+  app.get('/key', (c) => c.json({ service: 'keys', publicKey: ctx.key.publicB64u }));
+
+  api.add({ method: 'get', path: '/openapi.json', summary: 'This description' });
+  app.get('/openapi.json', (c) => c.json(api.document()));
+
+  // ---- wrapped private keys and recovery wrappings ------------------------------------------
+
+  const privateKeysAnswer = (row: { account: string; version: number; body: string; created_at: number }) => ({
+    ...(JSON.parse(row.body) as object),
+    account: row.account,
+    version: row.version,
+    createdAt: row.created_at,
+  });
+
+  api.add({
+    method: 'put',
+    path: '/private-keys/:version',
+    summary: "Store the session account's private keys wrapped under its KEK; versions only go up",
+    auth: 'session',
+    body: PutPrivateKeysSchema,
+    response: StoredVersionSchema,
+    errors: { 409: 'E_ROLLBACK: this or a later version is already stored with other content', 413: 'body too large' },
+  });
+  app.put('/private-keys/:version', session, async (c) => {
+    const account = c.get('session').sub;
+    const { version } = readParams(c, VersionParamSchema);
+    const body = await readJson(c, PutPrivateKeysSchema, KEYS_LIMITS.privateKeys);
+    const canonical = canonicalJson(body);
+    const same = store.privateKeys.get(account, version);
+    if (same) {
+      if (same.body === canonical) return c.json({ account, version });
+      throw new HttpError(409, 'E_ROLLBACK', `version ${version} is already stored; store a higher version`);
+    }
+    const latest = store.privateKeys.latest(account);
+    if (latest && latest.version >= version) throw new HttpError(409, 'E_ROLLBACK', `version ${latest.version} is already stored; store a higher version`);
+    await audit({ actor: account, action: 'keys.private.store', target: `account:${account}`, outcome: 'ok', details: { version, escrowVersion: body.kek.escrowVersion } });
+    const written = store.db.transaction(() => {
+      const top = store.privateKeys.latest(account);
+      if (top && top.version >= version) return false;
+      store.privateKeys.insert(account, version, canonical, now());
+      return true;
+    })();
+    if (!written) throw new HttpError(409, 'E_ROLLBACK', 'a higher version was stored meanwhile');
+    return c.json({ account, version });
+  });
+
+  api.add({ method: 'get', path: '/private-keys/latest', summary: "The session account's newest wrapped private keys", auth: 'session', response: PrivateKeysSchema, errors: { 404: 'none stored' } });
+  app.get('/private-keys/latest', session, (c) => {
+    const row = store.privateKeys.latest(c.get('session').sub);
+    if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no private keys stored');
+    return c.json(privateKeysAnswer(row));
+  });
+
+  api.add({ method: 'get', path: '/private-keys/:version', summary: "One version of the session account's wrapped private keys", auth: 'session', response: PrivateKeysSchema, errors: { 404: 'no such version' } });
+  app.get('/private-keys/:version', session, (c) => {
+    const { version } = readParams(c, VersionParamSchema);
+    const row = store.privateKeys.get(c.get('session').sub, version);
+    if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no private keys of this version');
+    return c.json(privateKeysAnswer(row));
+  });
+
+  api.add({
+    method: 'put',
+    path: '/recovery/:version',
+    summary: "Store the session account's recovery-code wrapping (opaque); versions only go up",
+    auth: 'session',
+    body: PutRecoverySchema,
+    response: StoredVersionSchema,
+    errors: { 409: 'E_ROLLBACK: this or a later version is already stored with other content', 413: 'body too large' },
+  });
+  app.put('/recovery/:version', session, async (c) => {
+    const account = c.get('session').sub;
+    const { version } = readParams(c, VersionParamSchema);
+    const { blob } = await readJson(c, PutRecoverySchema, KEYS_LIMITS.recovery);
+    const same = store.recovery.get(account, version);
+    if (same) {
+      if (same.blob === blob) return c.json({ account, version });
+      throw new HttpError(409, 'E_ROLLBACK', `version ${version} is already stored; store a higher version`);
+    }
+    const latest = store.recovery.latest(account);
+    if (latest && latest.version >= version) throw new HttpError(409, 'E_ROLLBACK', `version ${latest.version} is already stored; store a higher version`);
+    await audit({ actor: account, action: 'keys.recovery.store', target: `account:${account}`, outcome: 'ok', details: { version } });
+    const written = store.db.transaction(() => {
+      const top = store.recovery.latest(account);
+      if (top && top.version >= version) return false;
+      store.recovery.insert(account, version, blob, now());
+      return true;
+    })();
+    if (!written) throw new HttpError(409, 'E_ROLLBACK', 'a higher version was stored meanwhile');
+    return c.json({ account, version });
+  });
+
+  api.add({ method: 'get', path: '/recovery/latest', summary: "The session account's newest recovery wrapping", auth: 'session', response: RecoverySchema, errors: { 404: 'none stored' } });
+  app.get('/recovery/latest', session, (c) => {
+    const row = store.recovery.latest(c.get('session').sub);
+    if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no recovery wrapping stored');
+    return c.json({ account: row.account, version: row.version, blob: row.blob, createdAt: row.created_at });
+  });
+
+  // ---- spaces and grants ----------------------------------------------------------------------
+
+  const requireManager = (space: string, account: string) => {
+    const row = store.space(space);
+    if (!row || store.member(space, account)?.role !== 'manager') throw new HttpError(403, 'E_FORBIDDEN', "only the space's manager may do this");
+    return row;
+  };
+
+  api.add({
+    method: 'post',
+    path: '/spaces',
+    summary: 'Create a contract space with the caller as its manager (role space-manager)',
+    auth: 'session',
+    body: CreateSpaceSchema,
+    response: SpaceSchema,
+    errors: { 409: 'E_CONFLICT: the space exists' },
+  });
+  app.post('/spaces', session, requireRole('space-manager'), async (c) => {
+    const manager = c.get('session').sub;
+    const { space, name } = await readJson(c, CreateSpaceSchema, KEYS_LIMITS.space);
+    if (store.space(space)) throw new HttpError(409, 'E_CONFLICT', 'a space with this id exists');
+    await audit({ actor: manager, action: 'space.create', target: `space:${space}`, outcome: 'ok', details: { name: name ?? null } });
+    if (!store.createSpace(space, name ?? null, manager, now())) throw new HttpError(409, 'E_CONFLICT', 'a space with this id exists');
+    return c.json({ space, name: name ?? null, manager, keyVersion: 1 });
+  });
+
+  api.add({
+    method: 'post',
+    path: '/grants',
+    summary: "Grant a member a role in a space with the space key wrapped to the member's certified key (manager only)",
+    auth: 'session',
+    body: CreateGrantSchema,
+    response: GrantResultSchema,
+    errors: {
+      400: 'E_VALIDATION, E_CONTEXT (envelope or statement for another space, member, role or version), E_SIGNATURE (not signed by the caller)',
+      409: 'E_NOT_CERTIFIED (member is not an active, certified account), E_KEY_VERSION, E_CONFLICT',
+    },
+  });
+  app.post('/grants', session, requireRole('space-manager'), async (c) => {
+    const granter = c.get('session').sub;
+    const body = await readSignedBody(c, CreateGrantSchema, KEYS_LIMITS.grant, 'grantStatement');
+    const space = requireManager(body.space, granter);
+    // "manager" names only the manager's own copy of the space key; a manager stays a manager.
+    if (body.role === 'manager' && body.member !== granter) throw new HttpError(403, 'E_FORBIDDEN', 'only viewer, editor or signer can be granted');
+    if (body.member === granter && body.role !== 'manager') throw new HttpError(409, 'E_CONFLICT', "the space's manager keeps the manager role");
+    if (body.keyVersion > space.key_version) throw new HttpError(409, 'E_KEY_VERSION', `the space key is at version ${space.key_version}`);
+
+    const ctxFields = body.envelope.context;
+    if (
+      Object.keys(ctxFields).sort().join(',') !== SPACE_KEY_CONTEXT_FIELDS.join(',') ||
+      ctxFields.purpose !== 'space-key' ||
+      ctxFields.recipient !== body.member ||
+      ctxFields.space !== body.space ||
+      ctxFields.keyVersion !== body.keyVersion
+    ) {
+      throw new HttpError(400, 'E_CONTEXT', 'the envelope context must be exactly {purpose: "space-key", recipient: member, space, keyVersion}');
+    }
+    const st = body.grantStatement.statement;
+    if (st.granter !== granter) throw new HttpError(400, 'E_SIGNATURE', 'the grant statement must be made and signed by its granter');
+    if (st.space !== body.space || st.member !== body.member || st.role !== body.role || st.keyVersion !== body.keyVersion) {
+      throw new HttpError(400, 'E_CONTEXT', 'the grant statement names another space, member, role or key version');
+    }
+    const digest = await envelopeDigest(body.envelope);
+    if (st.envelopeDigest !== undefined && st.envelopeDigest !== digest) throw new HttpError(400, 'E_CONTEXT', 'the grant statement names another envelope');
+
+    const modulusBytes = await requireCertifiedRecipient(ctx.peers, body.member);
+    if (fromBase64url(body.envelope.wrapped).length !== modulusBytes) throw new HttpError(400, 'E_CONTEXT', "the envelope is not wrapped to the member's certified key");
+    await verifySignedBy(ctx.peers, granter, body.grantStatement, GRANT_STATEMENT_TYPE);
+
+    const envelopeJson = canonicalJson(body.envelope);
+    const statementJson = canonicalJson(body.grantStatement as unknown as Json);
+    const existing = store.spaceEnvelope(body.space, body.member, body.keyVersion);
+    const result = { space: body.space, member: body.member, role: body.role, keyVersion: body.keyVersion };
+    if (existing && existing.envelope === envelopeJson && existing.statement === statementJson && store.member(body.space, body.member)?.role === body.role) {
+      return c.json(result);
+    }
+    await audit({ actor: granter, action: 'grant.create', target: `space:${body.space}`, outcome: 'ok', details: { member: body.member, role: body.role, keyVersion: body.keyVersion, envelope: digest } });
+    const written = store.putGrant(
+      { space: body.space, member: body.member, role: body.role, keyVersion: body.keyVersion, envelope: envelopeJson, statement: statementJson, granter },
+      now(),
+    );
+    if (written !== 'ok') throw new HttpError(409, 'E_CONFLICT', 'the space changed meanwhile; try again');
+    return c.json(result);
+  });
+
+  api.add({
+    method: 'delete',
+    path: '/grants/:space/:member',
+    summary: "Revoke a member's grant and rotate the space key version (manager only)",
+    auth: 'session',
+    response: RevokeResultSchema,
+    errors: { 404: 'the member holds no grant', 409: "the manager's own grant cannot be revoked" },
+  });
+  app.delete('/grants/:space/:member', session, requireRole('space-manager'), async (c) => {
+    const manager = c.get('session').sub;
+    const { space, member } = readParams(c, GrantPathSchema);
+    requireManager(space, manager);
+    const row = store.member(space, member);
+    if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'this account holds no grant in the space');
+    if (row.role === 'manager') throw new HttpError(409, 'E_CONFLICT', "the space's manager cannot be revoked");
+    await audit({ actor: manager, action: 'grant.revoke', target: `space:${space}`, outcome: 'ok', details: { member, role: row.role } });
+    const keyVersion = store.revoke(space, member);
+    if (keyVersion === null) throw new HttpError(404, 'E_NOT_FOUND', 'this account holds no grant in the space');
+    return c.json({ space, member, keyVersion });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/grants',
+    summary: "A space's members and signed grants (members only; envelopes only on the caller's own entries)",
+    auth: 'session',
+    query: SpaceQuerySchema,
+    response: GrantsListSchema,
+    errors: { 404: 'no such space, or the caller is not a member' },
+  });
+  app.get('/grants', session, (c) => {
+    const me = c.get('session').sub;
+    const { space } = readQuery(c, SpaceQuerySchema);
+    const row = store.space(space);
+    // Non-members get the same answer as for a space that does not exist.
+    if (!row || !store.member(space, me)) throw new HttpError(404, 'E_NOT_FOUND', 'no such space among yours');
+    return c.json({
+      space,
+      name: row.name,
+      manager: row.manager,
+      keyVersion: row.key_version,
+      members: store.members(space).map((m) => ({ member: m.member, role: m.role })),
+      grants: store.spaceEnvelopes(space).map((g) => ({
+        member: g.member,
+        role: g.role,
+        keyVersion: g.key_version,
+        grantStatement: JSON.parse(g.statement),
+        ...(g.member === me ? { envelope: JSON.parse(g.envelope) } : {}),
+      })),
+    });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/grants/mine',
+    summary: "The caller's role in a space, or null (vault calls this with the user's own token)",
+    auth: 'session',
+    query: SpaceQuerySchema,
+    response: MyGrantSchema,
+  });
+  app.get('/grants/mine', session, (c) => {
+    const { space } = readQuery(c, SpaceQuerySchema);
+    const row = store.member(space, c.get('session').sub);
+    return c.json({ space, role: row?.role ?? null });
+  });
+
+  // ---- envelopes shared to one account -----------------------------------------------------
+
+  api.add({
+    method: 'post',
+    path: '/envelopes',
+    summary: 'Store a DEK envelope for one certified account, signed by its granter',
+    auth: 'session',
+    body: CreateEnvelopeSchema,
+    response: CreateEnvelopeResultSchema,
+    errors: {
+      400: 'E_VALIDATION, E_CONTEXT (purpose is not "dek", no contract, statement for another envelope), E_SIGNATURE',
+      403: 'E_FORBIDDEN: the envelope names a space the caller cannot write to',
+      409: 'E_NOT_CERTIFIED: the recipient is not an active, certified account',
+    },
+  });
+  app.post('/envelopes', session, async (c) => {
+    const granter = c.get('session').sub;
+    const { envelope, signedBy } = await readSignedBody(c, CreateEnvelopeSchema, KEYS_LIMITS.envelope, 'signedBy');
+    const context = envelope.context;
+    if (context.purpose !== 'dek') throw new HttpError(400, 'E_CONTEXT', 'only "dek" envelopes are stored here; space keys travel with their grant');
+    if (typeof context.contract !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(context.contract)) throw new HttpError(400, 'E_CONTEXT', 'a dek envelope must name its contract');
+    if (context.space !== undefined && (typeof context.space !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(context.space))) {
+      throw new HttpError(400, 'E_CONTEXT', 'context.space must be a space id');
+    }
+    const space = (context.space as string | undefined) ?? null;
+    if (space !== null) {
+      const role = store.member(space, granter)?.role;
+      if (!role || role === 'viewer') throw new HttpError(403, 'E_FORBIDDEN', "only the space's manager, editors and signers share its contracts");
+    }
+    const st = signedBy.statement;
+    if (st.granter !== granter) throw new HttpError(400, 'E_SIGNATURE', 'the envelope statement must be made and signed by its granter');
+    if (canonicalJson(st.context) !== canonicalJson(context)) throw new HttpError(400, 'E_CONTEXT', 'the statement names another envelope context');
+    const id = await envelopeDigest(envelope);
+    if (st.envelopeDigest !== id) throw new HttpError(400, 'E_CONTEXT', 'the statement names another envelope');
+
+    const recipient = context.recipient as string;
+    const modulusBytes = await requireCertifiedRecipient(ctx.peers, recipient);
+    if (fromBase64url(envelope.wrapped).length !== modulusBytes) throw new HttpError(400, 'E_CONTEXT', "the envelope is not wrapped to the recipient's certified key");
+    await verifySignedBy(ctx.peers, granter, signedBy, ENVELOPE_STATEMENT_TYPE);
+
+    const statementJson = canonicalJson(signedBy as unknown as Json);
+    const existing = store.envelope(id);
+    if (existing) {
+      if (existing.statement === statementJson) return c.json({ id });
+      throw new HttpError(409, 'E_CONFLICT', 'this envelope is already stored with another statement');
+    }
+    await audit({ actor: granter, action: 'envelope.create', target: `contract:${context.contract}`, outcome: 'ok', details: { recipient, purpose: 'dek', id, space } });
+    try {
+      store.insertEnvelope(
+        { id, recipient, purpose: 'dek', space, contract: context.contract, envelope: canonicalJson(envelope), statement: statementJson, granter },
+        now(),
+      );
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return c.json({ id });
+      throw e;
+    }
+    return c.json({ id });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/envelopes',
+    summary: 'Envelopes whose recipient is the caller (dek envelopes and space-key envelopes of its grants)',
+    auth: 'session',
+    query: EnvelopesQuerySchema,
+    response: EnvelopeListSchema,
+  });
+  app.get('/envelopes', session, (c) => {
+    const me = c.get('session').sub;
+    const q = readQuery(c, EnvelopesQuerySchema);
+    const fromDek = (r: EnvelopeRow) => ({
+      id: r.id,
+      purpose: r.purpose,
+      granter: r.granter,
+      space: r.space,
+      contract: r.contract,
+      keyVersion: null,
+      envelope: JSON.parse(r.envelope) as EnvelopeWire,
+      signedBy: JSON.parse(r.statement),
+      createdAt: r.created_at,
+    });
+    const fromGrant = (r: SpaceEnvelopeRow) => ({
+      id: `${r.space}.${r.key_version}`,
+      purpose: 'space-key',
+      granter: r.granter,
+      space: r.space,
+      contract: null,
+      keyVersion: r.key_version,
+      envelope: JSON.parse(r.envelope) as EnvelopeWire,
+      signedBy: JSON.parse(r.statement),
+      createdAt: r.created_at,
+    });
+    const list = [
+      ...(q.purpose === undefined || q.purpose === 'space-key' ? store.mySpaceEnvelopes(me, q.space ?? null, q.contract ?? null).map(fromGrant) : []),
+      ...(q.purpose === undefined || q.purpose === 'dek' ? store.myEnvelopes(me, 'dek', q.space ?? null, q.contract ?? null).map(fromDek) : []),
+    ];
+    // Second wall: whatever the query did, nothing leaves here unless it is wrapped to the caller.
+    const mine = list.filter((e) => e.envelope.context.recipient === me);
+    return c.json({ envelopes: mine });
+  });
+
+  return { name: 'keys', app, close: () => store.close() };
+}

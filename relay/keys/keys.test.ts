@@ -1,0 +1,491 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { toBase64url } from '../../shared/crypto/encoding';
+import { openEnvelope, sealEnvelope, type EnvelopeContext } from '../../shared/crypto/envelopes';
+import { signStatement, type Statement } from '../../shared/crypto/statements';
+import { ENVELOPE_STATEMENT_TYPE, GRANT_STATEMENT_TYPE, envelopeDigest, type EnvelopeWire, type GrantRole } from '../../shared/schemas/keys';
+import type { AuditEvent, AuditSink } from '../common/audit-sink';
+import { createRelayApp } from '../server';
+import { testServiceContext } from '../test-support/service-context';
+import type { RelayServiceFactory } from '../services/service';
+import { createKeysService, KEYS_LIMITS } from './index';
+
+// catalog.ts can list the factory as it is.
+const asFactory: RelayServiceFactory = createKeysService;
+void asFactory;
+import { createFakeDirectory, type FakeDirectory, type TestAccount } from './testing/fake-directory';
+
+let dir: FakeDirectory;
+let manager: TestAccount; // space-manager
+let otherManager: TestAccount; // space-manager of no space in particular
+let alice: TestAccount;
+let bob: TestAccount;
+let uncertified: TestAccount;
+let inactive: TestAccount;
+
+beforeAll(async () => {
+  dir = await createFakeDirectory();
+  manager = await dir.member('mgr-1', { roles: ['employee', 'space-manager'] });
+  alice = await dir.member('alice');
+  bob = await dir.member('bob');
+  otherManager = await dir.member('mgr-2', { roles: ['employee', 'space-manager'], envelopeKeys: bob.envelopeKeys });
+  uncertified = await dir.member('uncert', { certified: false, envelopeKeys: bob.envelopeKeys });
+  inactive = await dir.member('gone', { status: 'disabled', envelopeKeys: bob.envelopeKeys });
+});
+
+async function setup(opts: { audit?: AuditSink } = {}) {
+  const ctx = await testServiceContext('keys', { local: dir.local });
+  const service = createKeysService(opts.audit ? { ...ctx, audit: opts.audit } : ctx);
+  const errors: string[] = [];
+  const app = createRelayApp({ services: [service], errorLog: (line) => errors.push(line) });
+  const tokens = new Map<string, string>();
+  const sessionOf = async (a: TestAccount) => {
+    if (!tokens.has(a.id)) tokens.set(a.id, await dir.session(a.id, a.record.roles));
+    return tokens.get(a.id)!;
+  };
+  const call = async (method: string, path: string, o: { as?: TestAccount; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.as) headers.authorization = `Bearer ${await sessionOf(o.as)}`;
+    let body: string | undefined;
+    if (o.raw !== undefined || o.body !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = o.raw ?? JSON.stringify(o.body);
+    }
+    const res = await app.request(`/api/keys${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await res.text();
+    // A client error is never a 500: any internal error fails the test with its log line.
+    if (res.status === 500) throw new Error(`500 from ${method} ${path}: ${errors.join('\n')}`);
+    return { status: res.status, json: text ? JSON.parse(text) : null };
+  };
+  return { ctx, app, call, events: ctx.audit.events, service };
+}
+
+const b64 = (n: number, fill = 7) => toBase64url(new Uint8Array(n).fill(fill));
+
+function privateKeysBody(fill = 1) {
+  return {
+    envelopeKey: { wrapped: b64(1800, fill), nonce: b64(12, fill) },
+    signingKey: { wrapped: b64(154, fill), nonce: b64(12, fill) },
+    kek: { salt: b64(16, fill), m: 65536, t: 3, p: 1, escrowVersion: 1 },
+  };
+}
+
+async function spaceKey(): Promise<CryptoKey> {
+  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']) as Promise<CryptoKey>;
+}
+
+async function grantBody(
+  space: string,
+  member: TestAccount,
+  role: GrantRole,
+  keyVersion: number,
+  granter: TestAccount,
+  sk: CryptoKey,
+  tweak: { context?: Partial<EnvelopeContext>; statement?: Record<string, unknown>; signWith?: TestAccount } = {},
+) {
+  const context = { purpose: 'space-key', recipient: member.id, space, keyVersion, ...tweak.context } as EnvelopeContext;
+  const envelope = await sealEnvelope(member.envelopeKeys.publicKey, sk, context);
+  const statement = {
+    type: GRANT_STATEMENT_TYPE,
+    space,
+    member: member.id,
+    role,
+    keyVersion,
+    granter: granter.id,
+    envelopeDigest: await envelopeDigest(envelope as EnvelopeWire),
+    ...tweak.statement,
+  } as Record<string, unknown>;
+  for (const k of Object.keys(statement)) if (statement[k] === undefined) delete statement[k];
+  const grantStatement = await signStatement((tweak.signWith ?? granter).signingKeys.privateKey, statement as Statement);
+  return { space, member: member.id, role, keyVersion, envelope, grantStatement };
+}
+
+async function dekBody(recipient: TestAccount, granter: TestAccount, contract: string, extra: Record<string, string> = {}, signWith?: TestAccount) {
+  const dek = (await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256', length: 256 }, true, ['sign'])) as CryptoKey;
+  const context = { purpose: 'dek', recipient: recipient.id, contract, ...extra } as EnvelopeContext;
+  const envelope = await sealEnvelope(recipient.envelopeKeys.publicKey, dek, context);
+  const statement = { type: ENVELOPE_STATEMENT_TYPE, granter: granter.id, context, envelopeDigest: await envelopeDigest(envelope as EnvelopeWire) };
+  return { envelope, signedBy: await signStatement((signWith ?? granter).signingKeys.privateKey, statement as Statement) };
+}
+
+/** A space with its manager's own copy of the space key. */
+async function makeSpace(call: Awaited<ReturnType<typeof setup>>['call'], space: string) {
+  const sk = await spaceKey();
+  expect((await call('POST', '/spaces', { as: manager, body: { space, name: 'Contracts' } })).status).toBe(200);
+  expect((await call('POST', '/grants', { as: manager, body: await grantBody(space, manager, 'manager', 1, manager, sk) })).status).toBe(200);
+  return sk;
+}
+
+describe('keys service: every-service routes', () => {
+  it('answers health, key and a complete OpenAPI document', async () => {
+    const { call, ctx } = await setup();
+    expect((await call('GET', '/health')).json).toEqual({ service: 'keys', version: 'test', ok: true });
+    expect((await call('GET', '/key')).json).toEqual({ service: 'keys', publicKey: ctx.key.publicB64u });
+    const doc = (await call('GET', '/openapi.json')).json;
+    expect(doc.openapi).toBe('3.1.0');
+    const paths = Object.keys(doc.paths);
+    for (const p of [
+      '/api/keys/private-keys/{version}',
+      '/api/keys/private-keys/latest',
+      '/api/keys/recovery/{version}',
+      '/api/keys/recovery/latest',
+      '/api/keys/spaces',
+      '/api/keys/grants',
+      '/api/keys/grants/{space}/{member}',
+      '/api/keys/grants/mine',
+      '/api/keys/envelopes',
+    ]) {
+      expect(paths).toContain(p);
+    }
+    expect(doc.paths['/api/keys/grants'].post.requestBody).toBeDefined();
+    expect(doc.paths['/api/keys/private-keys/{version}'].put.security).toEqual([{ bearer: [] }]);
+  });
+});
+
+describe('keys service: wrapped private keys', () => {
+  it('stores versions that only go up, idempotently, and serves them to their account only', async () => {
+    const { call, events } = await setup();
+    expect((await call('PUT', '/private-keys/1', { as: alice, body: privateKeysBody(1) })).json).toEqual({ account: 'alice', version: 1 });
+    expect((await call('PUT', '/private-keys/1', { as: alice, body: privateKeysBody(1) })).status).toBe(200);
+    const conflict = await call('PUT', '/private-keys/1', { as: alice, body: privateKeysBody(2) });
+    expect(conflict.status).toBe(409);
+    expect(conflict.json.error.code).toBe('E_ROLLBACK');
+    expect((await call('PUT', '/private-keys/3', { as: alice, body: privateKeysBody(3) })).status).toBe(200);
+    const lower = await call('PUT', '/private-keys/2', { as: alice, body: privateKeysBody(2) });
+    expect([lower.status, lower.json.error.code]).toEqual([409, 'E_ROLLBACK']);
+
+    const latest = await call('GET', '/private-keys/latest', { as: alice });
+    expect(latest.status).toBe(200);
+    expect(latest.json).toMatchObject({ ...privateKeysBody(3), account: 'alice', version: 3 });
+    expect(typeof latest.json.createdAt).toBe('number');
+    expect((await call('GET', '/private-keys/1', { as: alice })).json).toMatchObject(privateKeysBody(1));
+    expect((await call('GET', '/private-keys/2', { as: alice })).status).toBe(404);
+
+    // Another account learns nothing: the same 404 as for keys that do not exist.
+    for (const path of ['/private-keys/latest', '/private-keys/1', '/private-keys/3']) {
+      const other = await call('GET', path, { as: bob });
+      expect([other.status, other.json.error.code]).toEqual([404, 'E_NOT_FOUND']);
+    }
+    expect(events.filter((e) => e.action === 'keys.private.store').map((e) => e.details?.version)).toEqual([1, 3]);
+  });
+
+  it('needs a session', async () => {
+    const { call } = await setup();
+    expect((await call('GET', '/private-keys/latest')).status).toBe(401);
+    expect((await call('PUT', '/private-keys/1', { body: privateKeysBody() })).status).toBe(401);
+    const crossSite = await call('PUT', '/private-keys/1', { as: alice, body: privateKeysBody(), headers: { origin: 'https://evil.example' } });
+    expect([crossSite.status, crossSite.json.error.code]).toEqual([403, 'E_CROSS_ORIGIN']);
+    const forged = await call('GET', '/private-keys/latest', { headers: { authorization: `Bearer ${await dir.session('alice', [], { exp: Math.floor(Date.now() / 1000) - 120, iat: Math.floor(Date.now() / 1000) - 200 })}` } });
+    expect(forged.status).toBe(401);
+  });
+
+  it('refuses bad input with a 4xx', async () => {
+    const { call } = await setup();
+    const body = privateKeysBody();
+    const cases: [unknown, number, string][] = [
+      [{ ...body, extra: 1 }, 400, 'E_VALIDATION'],
+      [{ ...body, kek: { ...body.kek, m: '65536' } }, 400, 'E_VALIDATION'],
+      [{ ...body, kek: { ...body.kek, m: 1024 } }, 400, 'E_VALIDATION'],
+      [{ ...body, kek: { ...body.kek, t: 11 } }, 400, 'E_VALIDATION'],
+      [{ ...body, kek: { ...body.kek, salt: b64(8) } }, 400, 'E_VALIDATION'],
+      [{ ...body, envelopeKey: { ...body.envelopeKey, nonce: `${body.envelopeKey.nonce}=` } }, 400, 'E_VALIDATION'],
+      [{ ...body, signingKey: { ...body.signingKey, wrapped: `${body.signingKey.wrapped.slice(0, -1)}R` } }, 400, 'E_VALIDATION'], // non-zero trailing bits
+      [{ ...body, envelopeKey: { wrapped: body.envelopeKey.wrapped.replace(/^./, '+'), nonce: body.envelopeKey.nonce } }, 400, 'E_VALIDATION'],
+      [{ ...body, signingKey: { wrapped: b64(600), nonce: body.signingKey.nonce } }, 400, 'E_VALIDATION'],
+      [{ ...body, signingKey: undefined }, 400, 'E_VALIDATION'],
+      [[], 400, 'E_VALIDATION'],
+    ];
+    for (const [b, status, code] of cases) {
+      const res = await call('PUT', '/private-keys/1', { as: alice, body: b });
+      expect([res.status, res.json.error.code], JSON.stringify(b).slice(0, 120)).toEqual([status, code]);
+    }
+    expect((await call('PUT', '/private-keys/1', { as: alice, raw: '{"envelopeKey":' })).json.error.code).toBe('E_BAD_JSON');
+    expect((await call('PUT', '/private-keys/1', { as: alice, raw: '{}', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+    const huge = await call('PUT', '/private-keys/1', { as: alice, raw: JSON.stringify({ ...body, pad: 'x'.repeat(KEYS_LIMITS.privateKeys) }) });
+    expect([huge.status, huge.json.error.code]).toEqual([413, 'E_TOO_LARGE']);
+    for (const v of ['0', '01', '-1', '1.5', 'abc', '9999999999999999']) {
+      const res = await call('PUT', `/private-keys/${v}`, { as: alice, body });
+      expect(res.status, v).toBe(400);
+    }
+    expect((await call('GET', '/private-keys/latest', { as: alice })).status).toBe(404);
+  });
+
+  it('stores recovery wrappings the same way', async () => {
+    const { call, events } = await setup();
+    const blob = b64(2000, 3);
+    expect((await call('PUT', '/recovery/1', { as: alice, body: { blob } })).status).toBe(200);
+    expect((await call('PUT', '/recovery/1', { as: alice, body: { blob } })).status).toBe(200);
+    expect((await call('PUT', '/recovery/1', { as: alice, body: { blob: b64(2000, 4) } })).json.error.code).toBe('E_ROLLBACK');
+    expect((await call('PUT', '/recovery/2', { as: alice, body: { blob: b64(2000, 5) } })).status).toBe(200);
+    expect((await call('GET', '/recovery/latest', { as: alice })).json).toMatchObject({ account: 'alice', version: 2, blob: b64(2000, 5) });
+    expect((await call('GET', '/recovery/latest', { as: bob })).status).toBe(404);
+    expect((await call('PUT', '/recovery/3', { as: alice, body: { blob, more: 1 } })).status).toBe(400);
+    expect((await call('PUT', '/recovery/3', { as: alice, body: { blob: b64(20000) } })).status).toBe(400);
+    expect((await call('GET', '/recovery/latest')).status).toBe(401);
+    expect(events.filter((e) => e.action === 'keys.recovery.store')).toHaveLength(2);
+  });
+});
+
+describe('keys service: spaces and grants', () => {
+  it('creates spaces for space managers only', async () => {
+    const { call } = await setup();
+    expect((await call('POST', '/spaces', { body: { space: 's1' } })).status).toBe(401);
+    const employee = await call('POST', '/spaces', { as: alice, body: { space: 's1' } });
+    expect([employee.status, employee.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 's1', name: 'Sales' } })).json).toEqual({ space: 's1', name: 'Sales', manager: 'mgr-1', keyVersion: 1 });
+    expect((await call('POST', '/spaces', { as: otherManager, body: { space: 's1' } })).json.error.code).toBe('E_CONFLICT');
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 'bad id' } })).status).toBe(400);
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 's2', owner: 'x' } })).status).toBe(400);
+    expect((await call('GET', '/grants/mine?space=s1', { as: manager })).json).toEqual({ space: 's1', role: 'manager' });
+  });
+
+  it('grants a certified member, serves the envelope to that member only, and audits it', async () => {
+    const { call, events } = await setup();
+    const sk = await makeSpace(call, 'sp');
+    const body = await grantBody('sp', alice, 'editor', 1, manager, sk);
+    expect((await call('POST', '/grants', { as: manager, body })).json).toEqual({ space: 'sp', member: 'alice', role: 'editor', keyVersion: 1 });
+    expect((await call('POST', '/grants', { as: manager, body })).status).toBe(200); // idempotent
+    expect(events.filter((e) => e.action === 'grant.create' && e.details?.member === 'alice')).toHaveLength(1);
+    expect(events.find((e) => e.action === 'grant.create' && e.details?.member === 'alice')).toMatchObject({ actor: 'mgr-1', target: 'space:sp', outcome: 'ok' });
+
+    expect((await call('GET', '/grants/mine?space=sp', { as: alice })).json).toEqual({ space: 'sp', role: 'editor' });
+    expect((await call('GET', '/grants/mine?space=sp', { as: bob })).json).toEqual({ space: 'sp', role: null });
+    expect((await call('GET', '/grants/mine?space=nope', { as: bob })).json).toEqual({ space: 'nope', role: null });
+    expect((await call('GET', '/grants/mine?space=sp')).status).toBe(401);
+
+    const list = await call('GET', '/grants?space=sp', { as: alice });
+    expect(list.status).toBe(200);
+    expect(list.json.members).toEqual([
+      { member: 'alice', role: 'editor' },
+      { member: 'mgr-1', role: 'manager' },
+    ]);
+    const own = list.json.grants.find((g: { member: string }) => g.member === 'alice');
+    const managers = list.json.grants.find((g: { member: string }) => g.member === 'mgr-1');
+    expect(own.envelope).toEqual(body.envelope);
+    expect(own.grantStatement).toEqual(body.grantStatement);
+    expect(managers.envelope).toBeUndefined(); // never someone else's envelope
+    expect(managers.grantStatement.statement.role).toBe('manager');
+
+    // The served envelope opens for alice with the context she expects.
+    const envs = await call('GET', '/envelopes?purpose=space-key&space=sp', { as: alice });
+    expect(envs.json.envelopes).toHaveLength(1);
+    expect(envs.json.envelopes[0]).toMatchObject({ purpose: 'space-key', space: 'sp', keyVersion: 1, granter: 'mgr-1', signedBy: body.grantStatement });
+    const opened = await openEnvelope(alice.envelopeKeys.privateKey, envs.json.envelopes[0].envelope, { purpose: 'space-key', recipient: 'alice', space: 'sp', keyVersion: 1 }, {
+      algorithm: { name: 'AES-GCM', length: 256 },
+      usages: ['encrypt'],
+      extractable: true,
+    });
+    expect(new Uint8Array(await crypto.subtle.exportKey('raw', opened))).toEqual(new Uint8Array(await crypto.subtle.exportKey('raw', sk)));
+    expect((await call('GET', '/envelopes?purpose=space-key', { as: bob })).json.envelopes).toEqual([]);
+
+    // Non-members do not see the member list, nor whether the space exists.
+    for (const space of ['sp', 'nope']) {
+      const denied = await call('GET', `/grants?space=${space}`, { as: bob });
+      expect([denied.status, denied.json.error.code]).toEqual([404, 'E_NOT_FOUND']);
+    }
+    expect((await call('GET', '/grants?space=sp&x=1', { as: alice })).status).toBe(400);
+  });
+
+  it('refuses grants by anyone but the space manager', async () => {
+    const { call, events } = await setup();
+    const sk = await makeSpace(call, 'sp');
+    await call('POST', '/grants', { as: manager, body: await grantBody('sp', alice, 'editor', 1, manager, sk) });
+    const before = events.length;
+    // an employee (even a member) lacks the role
+    const byMember = await call('POST', '/grants', { as: alice, body: await grantBody('sp', bob, 'viewer', 1, alice, sk) });
+    expect([byMember.status, byMember.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
+    // a space manager who does not manage this space
+    const byOther = await call('POST', '/grants', { as: otherManager, body: await grantBody('sp', bob, 'viewer', 1, otherManager, sk) });
+    expect([byOther.status, byOther.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
+    // nobody can be made a manager
+    const promote = await call('POST', '/grants', { as: manager, body: await grantBody('sp', bob, 'manager', 1, manager, sk) });
+    expect(promote.status).toBe(403);
+    expect((await call('POST', '/grants', { body: await grantBody('sp', bob, 'viewer', 1, manager, sk) })).status).toBe(401);
+    const revoke = await call('DELETE', '/grants/sp/alice', { as: otherManager });
+    expect([revoke.status, revoke.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
+    expect((await call('DELETE', '/grants/sp/alice', { as: alice })).status).toBe(403);
+    expect(events.length).toBe(before);
+    expect((await call('GET', '/grants/mine?space=sp', { as: bob })).json.role).toBeNull();
+  });
+
+  it('refuses members who are not active, certified accounts', async () => {
+    const { call } = await setup();
+    const sk = await makeSpace(call, 'sp');
+    for (const member of [uncertified, inactive]) {
+      const res = await call('POST', '/grants', { as: manager, body: await grantBody('sp', member, 'viewer', 1, manager, sk) });
+      expect([res.status, res.json.error.code], member.id).toEqual([409, 'E_NOT_CERTIFIED']);
+    }
+    const ghost = { ...bob, id: 'ghost' };
+    const unknown = await call('POST', '/grants', { as: manager, body: await grantBody('sp', ghost, 'viewer', 1, manager, sk) });
+    expect([unknown.status, unknown.json.error.code]).toEqual([409, 'E_NOT_CERTIFIED']);
+    expect((await call('GET', '/grants/mine?space=sp', { as: uncertified })).json.role).toBeNull();
+  });
+
+  it('refuses grants that are unsigned, signed by someone else, or signed for something else', async () => {
+    const { call, events } = await setup();
+    const sk = await makeSpace(call, 'sp');
+    const good = await grantBody('sp', alice, 'viewer', 1, manager, sk);
+    const before = events.length;
+    const expectRefused = async (body: unknown, code: string, status = 400) => {
+      const res = await call('POST', '/grants', { as: manager, body });
+      expect([res.status, res.json?.error?.code]).toEqual([status, code]);
+    };
+    await expectRefused({ ...good, grantStatement: { statement: good.grantStatement.statement } }, 'E_SIGNATURE');
+    await expectRefused({ ...good, grantStatement: undefined }, 'E_SIGNATURE');
+    // signed with alice's key, naming the manager as granter
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, manager, sk, { signWith: alice }), 'E_SIGNATURE');
+    // a statement naming another granter, even if validly signed by that granter
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, otherManager, sk), 'E_SIGNATURE');
+    // statement changed after signing (role raised in both places)
+    const tampered = structuredClone(good);
+    tampered.role = 'signer';
+    tampered.grantStatement.statement.role = 'signer';
+    await expectRefused(tampered, 'E_SIGNATURE');
+    // signature bytes flipped
+    const flipped = structuredClone(good);
+    flipped.grantStatement.signature = toBase64url(new Uint8Array(64).fill(1));
+    await expectRefused(flipped, 'E_SIGNATURE');
+    // statement and request disagree
+    await expectRefused({ ...good, role: 'signer' }, 'E_CONTEXT');
+    // envelope context for another recipient, purpose or version
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, manager, sk, { context: { recipient: 'bob' } }), 'E_CONTEXT');
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, manager, sk, { context: { purpose: 'dek' } }), 'E_CONTEXT');
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, manager, sk, { context: { keyVersion: 2 } }), 'E_CONTEXT');
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, manager, sk, { context: { space: 'other' } }), 'E_CONTEXT');
+    await expectRefused(await grantBody('sp', alice, 'viewer', 1, manager, sk, { context: { extra: 'x' } }), 'E_CONTEXT');
+    // the statement names another envelope than the one sent
+    const swapped = { ...good, envelope: (await grantBody('sp', alice, 'viewer', 1, manager, sk)).envelope };
+    await expectRefused(swapped, 'E_CONTEXT');
+    // envelope not wrapped to a key of the member's size (statement without the optional digest)
+    const undigested = await grantBody('sp', alice, 'viewer', 1, manager, sk, { statement: { envelopeDigest: undefined } });
+    await expectRefused({ ...undigested, envelope: { ...undigested.envelope, wrapped: b64(512) } }, 'E_CONTEXT');
+    // a key version the space does not have yet
+    await expectRefused(await grantBody('sp', alice, 'viewer', 2, manager, sk), 'E_KEY_VERSION', 409);
+    // malformed envelopes
+    await expectRefused({ ...good, envelope: { ...good.envelope, v: 2 } }, 'E_VALIDATION');
+    await expectRefused({ ...good, envelope: { ...good.envelope, alg: 'RSA-OAEP-2048-SHA1' } }, 'E_VALIDATION');
+    await expectRefused({ ...good, envelope: { ...good.envelope, wrapped: `${good.envelope.wrapped}=` } }, 'E_VALIDATION');
+    await expectRefused({ ...good, grantStatement: { ...good.grantStatement, statement: { ...good.grantStatement.statement, note: 'hi' } } }, 'E_VALIDATION');
+    await expectRefused({ ...good, keyVersion: '1' }, 'E_VALIDATION');
+    expect(events.length).toBe(before);
+    expect((await call('GET', '/grants/mine?space=sp', { as: alice })).json.role).toBeNull();
+    // and the good one is accepted
+    expect((await call('POST', '/grants', { as: manager, body: good })).status).toBe(200);
+  });
+
+  it('revokes a grant, rotates the key version, and the revoked member gets nothing', async () => {
+    const { call, events } = await setup();
+    const sk = await makeSpace(call, 'sp');
+    await call('POST', '/grants', { as: manager, body: await grantBody('sp', alice, 'editor', 1, manager, sk) });
+    await call('POST', '/grants', { as: manager, body: await grantBody('sp', bob, 'signer', 1, manager, sk) });
+    const res = await call('DELETE', '/grants/sp/alice', { as: manager });
+    expect(res.json).toEqual({ space: 'sp', member: 'alice', keyVersion: 2 });
+    expect(events.at(-1)).toMatchObject({ actor: 'mgr-1', action: 'grant.revoke', target: 'space:sp', outcome: 'ok', details: { member: 'alice' } });
+
+    expect((await call('GET', '/grants/mine?space=sp', { as: alice })).json).toEqual({ space: 'sp', role: null });
+    expect((await call('GET', '/grants?space=sp', { as: alice })).status).toBe(404);
+    expect((await call('GET', '/envelopes?space=sp', { as: alice })).json.envelopes).toEqual([]);
+    const list = (await call('GET', '/grants?space=sp', { as: bob })).json;
+    expect(list.keyVersion).toBe(2);
+    expect(list.members.map((m: { member: string }) => m.member)).toEqual(['bob', 'mgr-1']);
+
+    // New grants use the rotated key; remaining members get it too and keep the old one.
+    const sk2 = await spaceKey();
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp', manager, 'manager', 2, manager, sk2) })).status).toBe(200);
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp', bob, 'signer', 2, manager, sk2) })).status).toBe(200);
+    expect((await call('GET', '/envelopes?purpose=space-key&space=sp', { as: bob })).json.envelopes.map((e: { keyVersion: number }) => e.keyVersion)).toEqual([1, 2]);
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp', bob, 'signer', 3, manager, sk2) })).json.error.code).toBe('E_KEY_VERSION');
+
+    expect((await call('DELETE', '/grants/sp/alice', { as: manager })).status).toBe(404);
+    expect((await call('DELETE', '/grants/sp/mgr-1', { as: manager })).json.error.code).toBe('E_CONFLICT');
+    expect((await call('DELETE', '/grants/sp/bad%20id', { as: manager })).status).toBe(400);
+    expect((await call('DELETE', '/grants/sp/bob')).status).toBe(401);
+    expect((await call('DELETE', '/grants/sp/bob', { as: manager })).json.keyVersion).toBe(3);
+  });
+});
+
+describe('keys service: envelopes for one account', () => {
+  it('stores a signed DEK envelope and serves it to its recipient only', async () => {
+    const { call, events } = await setup();
+    const body = await dekBody(bob, alice, 'c-1');
+    const res = await call('POST', '/envelopes', { as: alice, body });
+    expect(res.status).toBe(200);
+    expect(res.json.id).toBe(await envelopeDigest(body.envelope as EnvelopeWire));
+    expect((await call('POST', '/envelopes', { as: alice, body })).json).toEqual(res.json); // idempotent
+    expect(events.filter((e) => e.action === 'envelope.create')).toEqual([
+      expect.objectContaining({ actor: 'alice', target: 'contract:c-1', outcome: 'ok', details: expect.objectContaining({ recipient: 'bob', purpose: 'dek' }) }),
+    ]);
+
+    const got = await call('GET', '/envelopes?purpose=dek&contract=c-1', { as: bob });
+    expect(got.json.envelopes).toHaveLength(1);
+    expect(got.json.envelopes[0]).toMatchObject({ id: res.json.id, purpose: 'dek', contract: 'c-1', granter: 'alice', envelope: body.envelope, signedBy: body.signedBy });
+    expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toHaveLength(1);
+    expect((await call('GET', '/envelopes?contract=c-2', { as: bob })).json.envelopes).toHaveLength(0);
+
+    // Never served to anyone else: not the granter, not a third account, whatever the query.
+    for (const who of [alice, manager, otherManager]) {
+      for (const q of ['', '?purpose=dek', '?contract=c-1', '?purpose=dek&contract=c-1']) {
+        expect((await call('GET', `/envelopes${q}`, { as: who })).json.envelopes, `${who.id} ${q}`).toEqual([]);
+      }
+    }
+    expect((await call('GET', '/envelopes')).status).toBe(401);
+    expect((await call('GET', '/envelopes?purpose=seal-key', { as: bob })).status).toBe(400);
+    expect((await call('GET', '/envelopes?recipient=alice', { as: bob })).status).toBe(400);
+  });
+
+  it('refuses unsigned, mis-signed, misdirected or uncertified envelopes', async () => {
+    const { call, events } = await setup();
+    const good = await dekBody(bob, alice, 'c-1');
+    const expectRefused = async (body: unknown, code: string, status = 400, as: TestAccount = alice) => {
+      const res = await call('POST', '/envelopes', { as, body });
+      expect([res.status, res.json?.error?.code]).toEqual([status, code]);
+    };
+    await expectRefused({ envelope: good.envelope }, 'E_SIGNATURE');
+    await expectRefused({ ...good, signedBy: { statement: good.signedBy.statement } }, 'E_SIGNATURE');
+    await expectRefused(await dekBody(bob, alice, 'c-1', {}, bob), 'E_SIGNATURE'); // signed with another key
+    await expectRefused(good, 'E_SIGNATURE', 400, manager); // posted by someone other than the granter
+    const otherEnvelope = (await dekBody(bob, alice, 'c-1')).envelope;
+    await expectRefused({ ...good, envelope: otherEnvelope }, 'E_CONTEXT');
+    await expectRefused(await dekBody(bob, alice, 'c-1', { purpose: 'space-key' }), 'E_CONTEXT');
+    await expectRefused(await dekBody(uncertified, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
+    await expectRefused(await dekBody(inactive, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
+    // naming a space the granter cannot write to
+    await expectRefused(await dekBody(bob, alice, 'c-1', { space: 'nowhere' }), 'E_FORBIDDEN', 403);
+    await expectRefused({ ...good, extra: true }, 'E_VALIDATION');
+    const huge = await call('POST', '/envelopes', { as: alice, raw: JSON.stringify({ ...good, pad: 'x'.repeat(KEYS_LIMITS.envelope) }) });
+    expect(huge.status).toBe(413);
+    expect(events.filter((e) => e.action === 'envelope.create')).toEqual([]);
+    expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toEqual([]);
+  });
+
+  it('accepts a DEK envelope naming a space from one of its editors', async () => {
+    const { call } = await setup();
+    const sk = await makeSpace(call, 'sp');
+    await call('POST', '/grants', { as: manager, body: await grantBody('sp', alice, 'editor', 1, manager, sk) });
+    await call('POST', '/grants', { as: manager, body: await grantBody('sp', bob, 'viewer', 1, manager, sk) });
+    expect((await call('POST', '/envelopes', { as: alice, body: await dekBody(bob, alice, 'c-9', { space: 'sp' }) })).status).toBe(200);
+    const byViewer = await call('POST', '/envelopes', { as: bob, body: await dekBody(alice, bob, 'c-9', { space: 'sp' }) });
+    expect([byViewer.status, byViewer.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
+    expect((await call('GET', '/envelopes?space=sp&purpose=dek', { as: bob })).json.envelopes).toHaveLength(1);
+  });
+});
+
+describe('keys service: audit', () => {
+  it('changes nothing when the audit log is unavailable', async () => {
+    const failing: AuditSink & { events: AuditEvent[] } = {
+      events: [],
+      async record(event) {
+        if (event.action === 'grant.create' || event.action === 'envelope.create' || event.action === 'grant.revoke') throw new Error('audit down');
+        this.events.push(event);
+      },
+    };
+    const { call } = await setup({ audit: failing });
+    const sk = await spaceKey();
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 'sp' } })).status).toBe(200);
+    const res = await call('POST', '/grants', { as: manager, body: await grantBody('sp', alice, 'viewer', 1, manager, sk) });
+    expect([res.status, res.json.error.code]).toEqual([503, 'E_AUDIT_UNAVAILABLE']);
+    expect((await call('GET', '/grants/mine?space=sp', { as: alice })).json.role).toBeNull();
+    const env = await call('POST', '/envelopes', { as: alice, body: await dekBody(bob, alice, 'c-1') });
+    expect(env.status).toBe(503);
+    expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toEqual([]);
+  });
+});

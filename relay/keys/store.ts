@@ -1,0 +1,224 @@
+/**
+ * The keys service's SQLite file (<dataDir>/keys.sqlite). It holds only wrapped or public
+ * material: AES-GCM-wrapped private keys, opaque recovery wrappings, RSA-OAEP envelopes and the
+ * signed statements of their granters. Nothing here opens anything without a user's password.
+ */
+import { join } from 'node:path';
+import { openDatabase, type Db, type Migration } from '../common/db';
+import type { GrantRole } from '../../shared/schemas/keys';
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE private_keys (
+        account TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        body TEXT NOT NULL,          -- canonical JSON of {envelopeKey, signingKey, kek}
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account, version)
+      ) STRICT;
+      CREATE TABLE recovery (
+        account TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        blob TEXT NOT NULL,          -- base64url, opaque
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account, version)
+      ) STRICT;
+      CREATE TABLE spaces (
+        space TEXT PRIMARY KEY,
+        name TEXT,
+        manager TEXT NOT NULL,
+        key_version INTEGER NOT NULL CHECK (key_version >= 1),
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      -- the current members of each space and their role (one row per member)
+      CREATE TABLE members (
+        space TEXT NOT NULL REFERENCES spaces(space),
+        member TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('manager', 'viewer', 'editor', 'signer')),
+        granter TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (space, member)
+      ) STRICT;
+      CREATE INDEX members_by_member ON members(member);
+      -- the space-key envelopes of each member, one per key version, with the signed grant
+      CREATE TABLE space_envelopes (
+        space TEXT NOT NULL,
+        member TEXT NOT NULL,
+        key_version INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        statement TEXT NOT NULL,
+        granter TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (space, member, key_version),
+        FOREIGN KEY (space, member) REFERENCES members(space, member) ON DELETE CASCADE
+      ) STRICT;
+      CREATE INDEX space_envelopes_by_member ON space_envelopes(member, space);
+      -- envelopes shared to one account (DEKs), with the granter's signed statement
+      CREATE TABLE envelopes (
+        id TEXT PRIMARY KEY,         -- envelopeDigest of the envelope
+        recipient TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        space TEXT,
+        contract TEXT,
+        envelope TEXT NOT NULL,
+        statement TEXT NOT NULL,
+        granter TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX envelopes_by_recipient ON envelopes(recipient, purpose, contract);
+    `,
+  },
+];
+
+export interface VersionedRow {
+  account: string;
+  version: number;
+  created_at: number;
+}
+export interface PrivateKeysRow extends VersionedRow {
+  body: string;
+}
+export interface RecoveryRow extends VersionedRow {
+  blob: string;
+}
+export interface SpaceRow {
+  space: string;
+  name: string | null;
+  manager: string;
+  key_version: number;
+  created_at: number;
+}
+export interface MemberRow {
+  space: string;
+  member: string;
+  role: GrantRole;
+  granter: string;
+  updated_at: number;
+}
+export interface SpaceEnvelopeRow {
+  space: string;
+  member: string;
+  key_version: number;
+  role: GrantRole;
+  envelope: string;
+  statement: string;
+  granter: string;
+  created_at: number;
+}
+export interface EnvelopeRow {
+  id: string;
+  recipient: string;
+  purpose: string;
+  space: string | null;
+  contract: string | null;
+  envelope: string;
+  statement: string;
+  granter: string;
+  created_at: number;
+}
+
+/** Rows answered by one listing, at most. */
+export const LIST_LIMIT = 1000;
+
+export type KeysStore = ReturnType<typeof openKeysStore>;
+
+export function openKeysStore(dataDir: string) {
+  const db: Db = openDatabase(join(dataDir, 'keys.sqlite'), MIGRATIONS);
+
+  const versioned = (table: 'private_keys' | 'recovery', column: 'body' | 'blob') => ({
+    get: db.prepare<[string, number], VersionedRow & Record<string, unknown>>(`SELECT account, version, ${column}, created_at FROM ${table} WHERE account = ? AND version = ?`),
+    latest: db.prepare<[string], VersionedRow & Record<string, unknown>>(`SELECT account, version, ${column}, created_at FROM ${table} WHERE account = ? ORDER BY version DESC LIMIT 1`),
+    insert: db.prepare<[string, number, string, number]>(`INSERT INTO ${table} (account, version, ${column}, created_at) VALUES (?, ?, ?, ?)`),
+  });
+  const priv = versioned('private_keys', 'body');
+  const rec = versioned('recovery', 'blob');
+
+  const q = {
+    space: db.prepare<[string], SpaceRow>('SELECT * FROM spaces WHERE space = ?'),
+    insertSpace: db.prepare<[string, string | null, string, number]>('INSERT INTO spaces (space, name, manager, key_version, created_at) VALUES (?, ?, ?, 1, ?)'),
+    bumpKeyVersion: db.prepare<[string]>('UPDATE spaces SET key_version = key_version + 1 WHERE space = ?'),
+    member: db.prepare<[string, string], MemberRow>('SELECT * FROM members WHERE space = ? AND member = ?'),
+    members: db.prepare<[string], MemberRow>('SELECT * FROM members WHERE space = ? ORDER BY member LIMIT 10000'),
+    upsertMember: db.prepare<[string, string, string, string, number]>(
+      `INSERT INTO members (space, member, role, granter, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (space, member) DO UPDATE SET role = excluded.role, granter = excluded.granter, updated_at = excluded.updated_at`,
+    ),
+    deleteMember: db.prepare<[string, string]>('DELETE FROM members WHERE space = ? AND member = ?'),
+    spaceEnvelope: db.prepare<[string, string, number], SpaceEnvelopeRow>('SELECT * FROM space_envelopes WHERE space = ? AND member = ? AND key_version = ?'),
+    spaceEnvelopes: db.prepare<[string], SpaceEnvelopeRow>('SELECT * FROM space_envelopes WHERE space = ? ORDER BY member, key_version LIMIT 10000'),
+    upsertSpaceEnvelope: db.prepare<[string, string, number, string, string, string, string, number]>(
+      `INSERT INTO space_envelopes (space, member, key_version, role, envelope, statement, granter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (space, member, key_version) DO UPDATE SET role = excluded.role, envelope = excluded.envelope,
+         statement = excluded.statement, granter = excluded.granter, created_at = excluded.created_at`,
+    ),
+    // space-key envelopes carry no contract: a query for one contract gets none of them
+    mySpaceEnvelopes: db.prepare<[{ member: string; space: string | null; contract: string | null }], SpaceEnvelopeRow>(
+      `SELECT * FROM space_envelopes WHERE member = @member AND (@space IS NULL OR space = @space) AND @contract IS NULL
+       ORDER BY space, key_version LIMIT ${LIST_LIMIT}`,
+    ),
+    envelope: db.prepare<[string], EnvelopeRow>('SELECT * FROM envelopes WHERE id = ?'),
+    insertEnvelope: db.prepare<[string, string, string, string | null, string | null, string, string, string, number]>(
+      'INSERT INTO envelopes (id, recipient, purpose, space, contract, envelope, statement, granter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    myEnvelopes: db.prepare<[{ recipient: string; purpose: string | null; space: string | null; contract: string | null }], EnvelopeRow>(
+      `SELECT * FROM envelopes WHERE recipient = @recipient AND (@purpose IS NULL OR purpose = @purpose)
+         AND (@space IS NULL OR space = @space) AND (@contract IS NULL OR contract = @contract)
+       ORDER BY created_at, id LIMIT ${LIST_LIMIT}`,
+    ),
+  };
+
+  return {
+    db,
+    privateKeys: {
+      get: (account: string, version: number) => priv.get.get(account, version) as PrivateKeysRow | undefined,
+      latest: (account: string) => priv.latest.get(account) as PrivateKeysRow | undefined,
+      insert: (account: string, version: number, body: string, now: number) => priv.insert.run(account, version, body, now),
+    },
+    recovery: {
+      get: (account: string, version: number) => rec.get.get(account, version) as RecoveryRow | undefined,
+      latest: (account: string) => rec.latest.get(account) as RecoveryRow | undefined,
+      insert: (account: string, version: number, blob: string, now: number) => rec.insert.run(account, version, blob, now),
+    },
+    space: (space: string) => q.space.get(space),
+    member: (space: string, member: string) => q.member.get(space, member),
+    members: (space: string) => q.members.all(space),
+    createSpace: db.transaction((space: string, name: string | null, manager: string, now: number): boolean => {
+      if (q.space.get(space)) return false;
+      q.insertSpace.run(space, name, manager, now);
+      q.upsertMember.run(space, manager, 'manager', manager, now);
+      return true;
+    }),
+    spaceEnvelope: (space: string, member: string, keyVersion: number) => q.spaceEnvelope.get(space, member, keyVersion),
+    spaceEnvelopes: (space: string) => q.spaceEnvelopes.all(space),
+    /** Writes a grant, re-checking under the write lock what the handler checked before awaiting. */
+    putGrant: db.transaction(
+      (g: { space: string; member: string; role: GrantRole; keyVersion: number; envelope: string; statement: string; granter: string }, now: number): 'ok' | 'gone' => {
+        const space = q.space.get(g.space);
+        const granter = q.member.get(g.space, g.granter);
+        if (!space || granter?.role !== 'manager' || g.keyVersion > space.key_version) return 'gone';
+        q.upsertMember.run(g.space, g.member, g.role, g.granter, now);
+        q.upsertSpaceEnvelope.run(g.space, g.member, g.keyVersion, g.role, g.envelope, g.statement, g.granter, now);
+        return 'ok';
+      },
+    ),
+    /** Deletes the member's grant and envelopes and rotates the space key version; returns the new version. */
+    revoke: db.transaction((space: string, member: string): number | null => {
+      const row = q.member.get(space, member);
+      if (!row || row.role === 'manager') return null;
+      q.deleteMember.run(space, member);
+      q.bumpKeyVersion.run(space);
+      return q.space.get(space)!.key_version;
+    }),
+    envelope: (id: string) => q.envelope.get(id),
+    insertEnvelope: (e: Omit<EnvelopeRow, 'created_at'>, now: number) =>
+      q.insertEnvelope.run(e.id, e.recipient, e.purpose, e.space, e.contract, e.envelope, e.statement, e.granter, now),
+    myEnvelopes: (recipient: string, purpose: string | null, space: string | null, contract: string | null) => q.myEnvelopes.all({ recipient, purpose, space, contract }),
+    mySpaceEnvelopes: (member: string, space: string | null, contract: string | null) => q.mySpaceEnvelopes.all({ member, space, contract }),
+    close: (): void => {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * Wire schemas of the keys service (relay/keys): wrapped private keys, recovery wrappings,
+ * contract spaces, grants and digital envelopes. The relay only ever holds wrapped or public
+ * material; these schemas bound every field so it cannot be made to hold much else.
+ */
+import { z } from 'zod';
+import { ENVELOPE_ALG } from '../crypto/envelopes';
+import { canonicalJson, fromBase64url, toBase64url } from '../crypto/encoding';
+import { utf8 } from '../crypto/bytes';
+import { B64u, Id, PositiveInt, ShortText, Sha256B64u } from './common';
+
+/** Canonical base64url decoding to between `min` and `max` bytes. */
+export function B64uRange(min: number, max: number) {
+  return B64u({ maxBytes: max }).refine((s) => {
+    try {
+      return fromBase64url(s).length >= min;
+    } catch {
+      return true; // B64u already reported it
+    }
+  }, `must decode to at least ${min} bytes`);
+}
+
+// ---- wrapped private keys (AES-256-GCM under the KEK, docs/FORMATS.md section 2) ----------
+
+export const GCM_NONCE_BYTES = 12;
+
+/** AES-GCM-wrapped PKCS#8: RSA up to 8192 bits is under 5 KiB; a P-256 key about 150 bytes. */
+export const WrappedEnvelopeKeySchema = z.strictObject({ wrapped: B64uRange(64, 8192), nonce: B64u({ bytes: GCM_NONCE_BYTES }) });
+export const WrappedSigningKeySchema = z.strictObject({ wrapped: B64uRange(64, 512), nonce: B64u({ bytes: GCM_NONCE_BYTES }) });
+
+/** The KDF parameters the KEK was made with; the same bounds a client enforces (FORMATS.md section 1). */
+export const KekParamsSchema = z.strictObject({
+  salt: B64uRange(16, 64),
+  m: z.number().int().min(65536).max(1048576),
+  t: z.number().int().min(3).max(10),
+  p: z.number().int().min(1).max(16),
+  /** which escrow share version E the KEK was derived with */
+  escrowVersion: PositiveInt,
+});
+
+export const PutPrivateKeysSchema = z.strictObject({
+  envelopeKey: WrappedEnvelopeKeySchema,
+  signingKey: WrappedSigningKeySchema,
+  kek: KekParamsSchema,
+});
+export type PutPrivateKeys = z.infer<typeof PutPrivateKeysSchema>;
+
+export const PrivateKeysSchema = PutPrivateKeysSchema.extend({
+  account: Id,
+  version: PositiveInt,
+  /** milliseconds since the epoch, relay clock */
+  createdAt: PositiveInt,
+});
+
+/** Path parameter `:version`: a positive decimal integer without leading zeros. */
+export const VersionParamSchema = z.strictObject({
+  version: z
+    .string()
+    .regex(/^[1-9][0-9]{0,14}$/, 'a positive integer')
+    .transform((v) => Number(v))
+    .pipe(PositiveInt),
+});
+
+export const StoredVersionSchema = z.strictObject({ account: Id, version: PositiveInt });
+
+// ---- recovery-code wrapping (opaque to the relay) -----------------------------------------
+
+export const PutRecoverySchema = z.strictObject({ blob: B64uRange(16, 16384) });
+export const RecoverySchema = z.strictObject({ account: Id, version: PositiveInt, blob: B64uRange(16, 16384), createdAt: PositiveInt });
+
+// ---- envelopes (docs/FORMATS.md section 8) ------------------------------------------------
+
+const ContextKey = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,31}$/, 'a context field name');
+const ContextValue = z.union([z.string().min(1).max(128), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
+
+export const EnvelopeContextSchema = z
+  .record(ContextKey, ContextValue)
+  .refine((c) => Object.keys(c).length <= 12, 'at most 12 context fields')
+  .refine((c) => typeof c.purpose === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(c.purpose), 'context.purpose is missing or malformed')
+  .refine((c) => typeof c.recipient === 'string' && Id.safeParse(c.recipient).success, 'context.recipient must be an account id');
+
+export const EnvelopeSchema = z.strictObject({
+  v: z.literal(1),
+  alg: z.literal(ENVELOPE_ALG),
+  context: EnvelopeContextSchema,
+  /** RSA-OAEP ciphertext: modulus-size bytes (3072 to 8192 bits) */
+  wrapped: B64uRange(384, 1024),
+});
+export type EnvelopeWire = z.infer<typeof EnvelopeSchema>;
+
+/**
+ * SHA-256 of the canonical JSON of the whole envelope, base64url: what a signed statement names
+ * so that the relay cannot swap the wrapped bytes for a key it knows.
+ */
+export async function envelopeDigest(envelope: EnvelopeWire): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', utf8(canonicalJson(envelope)));
+  return toBase64url(new Uint8Array(digest));
+}
+
+// ---- spaces and grants (DESIGN.md section 7) ----------------------------------------------
+
+export const GRANT_STATEMENT_TYPE = 'sealvault/v1/grant';
+export const ENVELOPE_STATEMENT_TYPE = 'sealvault/v1/envelope';
+
+/** Roles a manager grants; "manager" only names the space's own manager (its self-grant of the space key). */
+export const GrantRoleSchema = z.enum(['viewer', 'editor', 'signer', 'manager']);
+export type GrantRole = z.infer<typeof GrantRoleSchema>;
+
+export const CreateSpaceSchema = z.strictObject({ space: Id, name: ShortText.optional() });
+
+export const SpaceSchema = z.strictObject({
+  space: Id,
+  name: ShortText.nullable(),
+  manager: Id,
+  /** the space key version new contracts must use; bumped by every revocation */
+  keyVersion: PositiveInt,
+});
+
+export const GrantStatementSchema = z.strictObject({
+  type: z.literal(GRANT_STATEMENT_TYPE),
+  space: Id,
+  member: Id,
+  role: GrantRoleSchema,
+  keyVersion: PositiveInt,
+  granter: Id,
+  /** optional (recommended): envelopeDigest() of the space-key envelope this grant carries */
+  envelopeDigest: Sha256B64u.optional(),
+});
+export const SignedGrantSchema = z.strictObject({ statement: GrantStatementSchema, signature: B64u({ bytes: 64 }) });
+
+export const CreateGrantSchema = z.strictObject({
+  space: Id,
+  member: Id,
+  role: GrantRoleSchema,
+  keyVersion: PositiveInt,
+  envelope: EnvelopeSchema,
+  grantStatement: SignedGrantSchema,
+});
+export type CreateGrant = z.infer<typeof CreateGrantSchema>;
+
+export const GrantResultSchema = z.strictObject({ space: Id, member: Id, role: GrantRoleSchema, keyVersion: PositiveInt });
+export const RevokeResultSchema = z.strictObject({ space: Id, member: Id, keyVersion: PositiveInt });
+export const GrantPathSchema = z.strictObject({ space: Id, member: Id });
+export const SpaceQuerySchema = z.strictObject({ space: Id });
+
+export const GrantsListSchema = z.strictObject({
+  space: Id,
+  name: ShortText.nullable(),
+  manager: Id,
+  keyVersion: PositiveInt,
+  members: z.array(z.strictObject({ member: Id, role: GrantRoleSchema })),
+  /** one per member and key version; `envelope` only on the caller's own entries */
+  grants: z.array(
+    z.strictObject({
+      member: Id,
+      role: GrantRoleSchema,
+      keyVersion: PositiveInt,
+      grantStatement: SignedGrantSchema,
+      envelope: EnvelopeSchema.optional(),
+    }),
+  ),
+});
+
+/** GET /grants/mine (docs/relay-api.md): the caller's role in the space, or null. */
+export const MyGrantSchema = z.strictObject({ space: Id, role: GrantRoleSchema.nullable() });
+
+// ---- envelopes shared to one account ------------------------------------------------------
+
+export const EnvelopeStatementSchema = z.strictObject({
+  type: z.literal(ENVELOPE_STATEMENT_TYPE),
+  granter: Id,
+  /** equal to the envelope's context */
+  context: EnvelopeContextSchema,
+  /** envelopeDigest() of the envelope */
+  envelopeDigest: Sha256B64u,
+});
+export const SignedEnvelopeStatementSchema = z.strictObject({ statement: EnvelopeStatementSchema, signature: B64u({ bytes: 64 }) });
+
+export const CreateEnvelopeSchema = z.strictObject({ envelope: EnvelopeSchema, signedBy: SignedEnvelopeStatementSchema });
+export type CreateEnvelope = z.infer<typeof CreateEnvelopeSchema>;
+export const CreateEnvelopeResultSchema = z.strictObject({ id: Sha256B64u });
+
+export const EnvelopesQuerySchema = z.strictObject({
+  purpose: z.enum(['dek', 'space-key']).optional(),
+  space: Id.optional(),
+  contract: Id.optional(),
+});
+
+export const EnvelopeListSchema = z.strictObject({
+  envelopes: z.array(
+    z.strictObject({
+      id: z.string(),
+      purpose: z.string(),
+      granter: Id,
+      space: Id.nullable(),
+      contract: Id.nullable(),
+      keyVersion: PositiveInt.nullable(),
+      envelope: EnvelopeSchema,
+      /** the granter's signed statement: a grant (space-key) or an envelope statement (dek) */
+      signedBy: z.union([SignedGrantSchema, SignedEnvelopeStatementSchema]),
+      createdAt: PositiveInt,
+    }),
+  ),
+});
+
+export const ServiceKeySchema = z.strictObject({ service: z.string(), publicKey: B64u({ bytes: 32 }) });
+
+/** What keys reads from the directory (docs/relay-api.md); fields it does not use are ignored. */
+export const DirectoryPublicKeysSchema = z.object({
+  account: Id,
+  status: z.enum(['invited', 'active', 'disabled']),
+  roles: z.array(z.string()),
+  envelopeKey: z.string().nullable(),
+  signingKey: z.string().nullable(),
+  signingKeyId: z.string().nullable(),
+  certified: z.boolean(),
+  certificate: z.string().nullable(),
+});
+export type DirectoryPublicKeys = z.infer<typeof DirectoryPublicKeysSchema>;
