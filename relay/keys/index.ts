@@ -263,7 +263,7 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
       throw new HttpError(400, 'E_CONTEXT', 'the grant statement names another space, member, role or key version');
     }
     const digest = await envelopeDigest(body.envelope);
-    if (st.envelopeDigest !== undefined && st.envelopeDigest !== digest) throw new HttpError(400, 'E_CONTEXT', 'the grant statement names another envelope');
+    if (st.envelopeDigest !== digest) throw new HttpError(400, 'E_CONTEXT', 'the grant statement names another envelope');
 
     const modulusBytes = await requireCertifiedRecipient(ctx.peers, body.member);
     if (fromBase64url(body.envelope.wrapped).length !== modulusBytes) throw new HttpError(400, 'E_CONTEXT', "the envelope is not wrapped to the member's certified key");

@@ -123,8 +123,8 @@ export const GrantStatementSchema = z.strictObject({
   role: GrantRoleSchema,
   keyVersion: PositiveInt,
   granter: Id,
-  /** optional (recommended): envelopeDigest() of the space-key envelope this grant carries */
-  envelopeDigest: Sha256B64u.optional(),
+  /** envelopeDigest() of the space-key envelope this grant carries: without it a relay could swap the wrapped bytes */
+  envelopeDigest: Sha256B64u,
 });
 export const SignedGrantSchema = z.strictObject({ statement: GrantStatementSchema, signature: B64u({ bytes: 64 }) });
 
