@@ -245,6 +245,10 @@ function startupBanner({
     httpPort === null ? '  (no plain-HTTP listener)' : `  http://localhost:${httpPort}/ only redirects to HTTPS`,
     `  services: ${services.map((s) => s.name).join(', ')}`,
   ];
+  const setupToken = services.find((s) => s.setupToken)?.setupToken;
+  if (setupToken) {
+    lines.push(`  FIRST RUN: open ${url}setup#${setupToken} to create the enterprise and its three administrators (one-time link)`);
+  }
   if (placeholders.length > 0) {
     lines.push(`  placeholders (real service not built yet, only GET /api/<name>/health): ${placeholders.join(', ')}`);
   }

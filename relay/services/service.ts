@@ -34,6 +34,8 @@ export interface RelayService {
    * (throw HttpError from http/errors.ts for client errors).
    */
   app: AnyHonoApp;
+  /** The directory's one-time first-run token, while setup is pending: printed as a setup link. */
+  setupToken?: string;
   /** True only for the stand-ins in placeholder.ts, so startup output can say so. */
   placeholder?: boolean;
   /** Called once on shutdown, after the listeners stopped (close SQLite handles here). */

@@ -1,0 +1,127 @@
+/**
+ * The directory's SQLite schema. Rules that protect the enterprise (three-member separation,
+ * four eyes) are written into the schema as CHECKs and triggers, so a bug in a route, or a
+ * future route that forgets a check, still cannot store an account with two administrator roles
+ * or a request approved by its own requester.
+ */
+import type { Migration } from '../common/db';
+
+const ADMIN = `('system-admin', 'security-admin', 'auditor')`;
+const ALL_ROLES = `('system-admin', 'security-admin', 'auditor', 'space-manager', 'employee')`;
+
+export const DIRECTORY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      -- Installation secrets and setup state (OPAQUE server setup, prelogin HMAC key, setup token hash).
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+      CREATE TABLE enterprise (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE departments (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- Times are milliseconds since the epoch. created_by / approved_by are account ids or 'setup'.
+      CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE CHECK (username = lower(username)),
+        legal_name TEXT NOT NULL,
+        employee_number TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        department TEXT REFERENCES departments(id),
+        contact TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'disabled')),
+        created_by TEXT NOT NULL,
+        approved_by TEXT,
+        approved_at INTEGER,
+        registered_at INTEGER,
+        opaque_record TEXT,
+        kdf_salt TEXT,
+        kdf_m INTEGER,
+        kdf_t INTEGER,
+        kdf_p INTEGER,
+        envelope_key TEXT UNIQUE,
+        signing_key TEXT UNIQUE,
+        signing_key_id TEXT,
+        certificate TEXT,
+        certified_by TEXT,
+        certified_at INTEGER,
+        disabled_reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        -- four eyes: whoever created an account cannot be the one who approves it (the three
+        -- administrators made at setup are created and approved by the one-time setup itself)
+        CHECK (approved_by IS NULL OR approved_by <> created_by OR created_by = 'setup'),
+        -- active means both approved and registered
+        CHECK (status <> 'active' OR (approved_by IS NOT NULL AND registered_at IS NOT NULL))
+      ) STRICT;
+
+      CREATE TABLE account_roles (
+        account TEXT NOT NULL REFERENCES accounts(id),
+        role TEXT NOT NULL CHECK (role IN ${ALL_ROLES}),
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (account, role)
+      ) STRICT;
+
+      -- Three-member separation, enforced by the database itself.
+      CREATE TRIGGER account_roles_separation BEFORE INSERT ON account_roles
+      WHEN NEW.role IN ${ADMIN}
+        AND EXISTS (SELECT 1 FROM account_roles WHERE account = NEW.account AND role IN ${ADMIN} AND role <> NEW.role)
+      BEGIN
+        SELECT RAISE(ABORT, 'E_SEPARATION: an account may hold only one administrator role');
+      END;
+      -- An UPDATE could turn one admin role into another past the insert trigger: roles are only added or removed.
+      CREATE TRIGGER account_roles_no_update BEFORE UPDATE ON account_roles
+      BEGIN
+        SELECT RAISE(ABORT, 'E_SEPARATION: roles are added or removed, never rewritten');
+      END;
+
+      CREATE TABLE invitations (
+        code_sha256 TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      ) STRICT;
+      CREATE INDEX invitations_account ON invitations(account);
+
+      CREATE TABLE role_requests (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        role TEXT NOT NULL CHECK (role IN ${ALL_ROLES}),
+        op TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+        requested_by TEXT NOT NULL REFERENCES accounts(id),
+        requested_at INTEGER NOT NULL,
+        decided_by TEXT REFERENCES accounts(id),
+        decided_at INTEGER,
+        reason TEXT,
+        -- four eyes: the requester never decides their own request
+        CHECK (decided_by IS NULL OR decided_by <> requested_by),
+        CHECK ((status = 'pending') = (decided_by IS NULL))
+      ) STRICT;
+      CREATE INDEX role_requests_status ON role_requests(status, requested_at);
+
+      -- One row per login session (the token's jti). Tokens are re-issued on refresh with the same
+      -- id; ending the row ends every token of the session at the directory.
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        ended_at INTEGER,
+        end_reason TEXT
+      ) STRICT;
+      CREATE INDEX sessions_account ON sessions(account);
+    `,
+  },
+];

@@ -1,0 +1,242 @@
+/**
+ * Wire schemas of the directory service (accounts, roles, registration, login, sessions).
+ * Every request body is a strict object (unknown fields refused), every string is bounded and
+ * every binary value is canonical base64url of a checked length. The relay validates requests
+ * with these; clients validate the relay's answers with the same schemas (the relay is not
+ * trusted to answer in shape).
+ */
+import { z } from 'zod';
+import { fromBase64 } from '../crypto/encoding';
+import { B64u, Id } from './common';
+
+// --- Roles -------------------------------------------------------------------------------
+
+/** The three administrator roles: no account may hold two of them (three-member separation). */
+export const ADMIN_ROLES = ['system-admin', 'security-admin', 'auditor'] as const;
+export const ROLES = [...ADMIN_ROLES, 'space-manager', 'employee'] as const;
+export type Role = (typeof ROLES)[number];
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+export const RoleSchema = z.enum(ROLES);
+export const AdminRoleSchema = z.enum(ADMIN_ROLES);
+
+export function isAdminRole(role: string): role is AdminRole {
+  return (ADMIN_ROLES as readonly string[]).includes(role);
+}
+
+// --- Building blocks ---------------------------------------------------------------------
+
+/** Printable text without control characters (no newlines or escapes smuggled into admin screens or logs). */
+export function PlainText(max: number) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'no control characters')
+    .refine((s) => s.trim() === s, 'no leading or trailing spaces');
+}
+
+/**
+ * Login name. ASCII only so that case folding is plain lower-casing and two spellings of one name
+ * cannot exist (no Unicode confusables); the relay stores it lower-cased.
+ */
+export const Username = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1 to 64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit');
+export const EmployeeNumber = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, '1 to 32 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit');
+export const LegalName = PlainText(200);
+export const Contact = PlainText(200);
+export const DepartmentName = PlainText(100);
+export const Reason = PlainText(500);
+
+/** 32 random bytes: setup tokens and invitation codes. */
+export const Secret32 = B64u({ bytes: 32 });
+
+/** Seconds since the epoch, the unit of token `exp`. */
+export const EpochSeconds = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('seconds since the epoch');
+/** ISO 8601 time in UTC. */
+export const IsoTime = z.string().max(40).describe('ISO 8601 time (UTC)');
+
+export const AccountStatusSchema = z.enum(['invited', 'active', 'disabled']);
+export type AccountStatus = z.infer<typeof AccountStatusSchema>;
+
+// OPAQUE messages of @serenity-kit/opaque 1.1 (ristretto255, 3DH): exact decoded lengths.
+export const OPAQUE_LENGTHS = { registrationRequest: 32, registrationResponse: 64, registrationRecord: 192, startLoginRequest: 96, loginResponse: 320, finishLoginRequest: 64 } as const;
+
+/**
+ * Argon2id salt: 16 to 64 bytes (docs/FORMATS.md section 1). Unpadded base64url of n bytes is
+ * ceil(4n/3) characters, so "at least 22 characters" is exactly "at least 16 bytes".
+ */
+export const KdfSalt = B64u({ maxBytes: 64 }).refine((s) => s.length >= 22, 'salt must be at least 16 bytes');
+/** Argon2id parameters as integers; their bounds are checked with checkArgon2Params (shared/crypto/argon2.ts). */
+export const KdfParamsSchema = z.strictObject({ m: z.number().int(), t: z.number().int(), p: z.number().int() });
+
+/** SPKI DER public keys: RSA up to 8192 bits (about 1.1 KiB), ECDSA P-256 (91 bytes). */
+export const EnvelopeKeySpki = B64u({ maxBytes: 1200 });
+export const SigningKeySpki = B64u({ maxBytes: 200 });
+
+/** One PEM certificate: the label lines and base64 lines of at most 76 characters, bounded to 16 KiB. */
+export const CertificatePem = z
+  .string()
+  .max(16 * 1024)
+  .regex(/^-----BEGIN CERTIFICATE-----\r?\n(?:[A-Za-z0-9+/=]{1,76}\r?\n)+-----END CERTIFICATE-----\r?\n?$/, 'one PEM certificate (BEGIN/END CERTIFICATE, base64 lines)')
+  .refine(pemBodyIsDer, 'the certificate body must be canonical base64 of a DER SEQUENCE');
+
+function pemBodyIsDer(pem: string): boolean {
+  try {
+    const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\r?\n/g, '');
+    const der = fromBase64(body);
+    return der.length > 2 && der[0] === 0x30;
+  } catch {
+    return false;
+  }
+}
+
+// --- Setup ------------------------------------------------------------------------------
+
+export const AdministratorInput = z.strictObject({
+  role: AdminRoleSchema,
+  legalName: LegalName,
+  employeeNumber: EmployeeNumber,
+  contact: Contact,
+  username: Username.optional(),
+});
+
+export const SetupRequest = z.strictObject({
+  setupToken: Secret32,
+  enterprise: z.strictObject({ name: PlainText(200) }),
+  administrators: z
+    .array(AdministratorInput)
+    .length(3)
+    .refine((admins) => ADMIN_ROLES.every((r) => admins.filter((a) => a.role === r).length === 1), 'exactly one system-admin, one security-admin and one auditor'),
+});
+
+export const InvitationAnswer = z.strictObject({ account: Id, username: Username, invitationCode: Secret32, expiresAt: IsoTime });
+
+export const SetupResponse = z.strictObject({
+  enterprise: z.strictObject({ name: z.string() }),
+  invitations: z.array(InvitationAnswer.extend({ role: AdminRoleSchema })),
+});
+
+// --- Accounts ---------------------------------------------------------------------------
+
+export const CreateAccountRequest = z.strictObject({
+  legalName: LegalName,
+  employeeNumber: EmployeeNumber,
+  contact: Contact,
+  department: Id.optional(),
+  username: Username.optional(),
+});
+
+export const AccountProfileSchema = z.strictObject({
+  id: Id,
+  username: Username,
+  legalName: z.string(),
+  employeeNumber: z.string(),
+  department: Id.nullable(),
+  contact: z.string(),
+  status: AccountStatusSchema,
+  roles: z.array(RoleSchema),
+  approved: z.boolean(),
+  registered: z.boolean(),
+  certified: z.boolean(),
+  signingKeyId: z.string().nullable(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export type AccountProfile = z.infer<typeof AccountProfileSchema>;
+
+export const AccountListResponse = z.strictObject({ accounts: z.array(AccountProfileSchema) });
+
+/** docs/relay-api.md: what keys and vault read before a grant, what audit reads to check account signatures. */
+export const PublicKeysResponse = z.strictObject({
+  account: Id,
+  status: AccountStatusSchema,
+  roles: z.array(RoleSchema),
+  envelopeKey: EnvelopeKeySpki.nullable(),
+  signingKey: SigningKeySpki.nullable(),
+  signingKeyId: z.string().nullable(),
+  certified: z.boolean(),
+  certificate: CertificatePem.nullable(),
+});
+
+export const CertificateRequest = z.strictObject({ certificate: CertificatePem });
+export const DisableAccountRequest = z.strictObject({ reason: Reason });
+
+export const DepartmentSchema = z.strictObject({ id: Id, name: z.string() });
+export const CreateDepartmentRequest = z.strictObject({ name: DepartmentName });
+export const DepartmentListResponse = z.strictObject({ departments: z.array(DepartmentSchema) });
+
+// --- Role requests ----------------------------------------------------------------------
+
+export const RoleRequestInput = z.strictObject({ account: Id, role: RoleSchema, op: z.enum(['add', 'remove']) });
+export const RejectRequest = z.strictObject({ reason: Reason });
+export const RoleRequestStatusSchema = z.enum(['pending', 'approved', 'rejected']);
+
+export const RoleRequestSchema = z.strictObject({
+  id: Id,
+  account: Id,
+  role: RoleSchema,
+  op: z.enum(['add', 'remove']),
+  status: RoleRequestStatusSchema,
+  requestedBy: Id,
+  requestedAt: IsoTime,
+  decidedBy: Id.nullable(),
+  decidedAt: IsoTime.nullable(),
+  reason: z.string().nullable(),
+});
+export const RoleRequestListQuery = z.strictObject({ status: RoleRequestStatusSchema.optional() });
+export const RoleRequestListResponse = z.strictObject({ requests: z.array(RoleRequestSchema) });
+
+// --- Registration -----------------------------------------------------------------------
+
+export const RegisterStartRequest = z.strictObject({
+  invitationCode: Secret32,
+  registrationRequest: B64u({ bytes: OPAQUE_LENGTHS.registrationRequest }),
+});
+export const RegisterStartResponse = z.strictObject({
+  account: Id,
+  username: Username,
+  registrationResponse: B64u({ bytes: OPAQUE_LENGTHS.registrationResponse }),
+});
+
+export const RegisterFinishRequest = z.strictObject({
+  invitationCode: Secret32,
+  registrationRecord: B64u({ bytes: OPAQUE_LENGTHS.registrationRecord }),
+  kdf: z.strictObject({ salt: KdfSalt, m: z.number().int(), t: z.number().int(), p: z.number().int() }),
+  envelopeKey: EnvelopeKeySpki,
+  signingKey: SigningKeySpki,
+});
+
+// --- Prelogin and login -----------------------------------------------------------------
+
+export const PreloginRequest = z.strictObject({ username: Username });
+export const PreloginResponse = z.strictObject({ salt: KdfSalt, kdf: KdfParamsSchema });
+
+export const LoginStartRequest = z.strictObject({
+  username: Username,
+  startLoginRequest: B64u({ bytes: OPAQUE_LENGTHS.startLoginRequest }),
+});
+export const LoginStartResponse = z.strictObject({
+  loginId: Id,
+  loginResponse: B64u({ bytes: OPAQUE_LENGTHS.loginResponse }),
+});
+export const LoginFinishRequest = z.strictObject({
+  loginId: Id,
+  finishLoginRequest: B64u({ bytes: OPAQUE_LENGTHS.finishLoginRequest }),
+});
+
+/** Answer of register/finish, login/finish and session/refresh. */
+export const SessionResponse = z.strictObject({
+  session: z.string().max(4096),
+  account: Id,
+  roles: z.array(RoleSchema),
+  expiresAt: EpochSeconds,
+});
+export type SessionAnswer = z.infer<typeof SessionResponse>;
+
+export const MeResponse = z.strictObject({
+  account: AccountProfileSchema,
+  session: z.strictObject({ id: Id, expiresAt: EpochSeconds }),
+});
+
+export const EscrowTicketResponse = z.strictObject({ ticket: z.string().max(4096), expiresAt: EpochSeconds });
+export const OkResponse = z.strictObject({ ok: z.literal(true) });
+export const KeyResponse = z.strictObject({ service: z.literal('directory'), publicKey: B64u({ bytes: 32 }) });
