@@ -1,0 +1,33 @@
+/**
+ * A fetch over node:https that trusts exactly one CA (the relay's local CA) and nothing else,
+ * so the integration test speaks to the relay the way a browser that trusts that CA would.
+ */
+import { Agent, request } from 'node:https';
+
+export type CaFetch = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array }) => Promise<Response>;
+
+export function caFetch(ca: Buffer): CaFetch & { close(): void } {
+  const agent = new Agent({ ca, keepAlive: true, maxSockets: 8 });
+  const f = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const u = new URL(url);
+      const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.from(init.body.buffer, init.body.byteOffset, init.body.byteLength);
+      const req = request(
+        { hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: init.method ?? 'GET', agent, headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+            const status = res.statusCode ?? 500;
+            resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers }));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  return Object.assign(f, { close: () => agent.destroy() });
+}
