@@ -5,6 +5,7 @@ import { createAuditService } from '../audit';
 import { createDirectoryService } from '../directory';
 import { createEscrowService } from '../escrow';
 import { createKeysService } from '../keys';
+import { createVaultService } from '../vault';
 
 // The one place that says which code serves each prefix. Swap a placeholder for the real
 // factory here when the service lands; server.ts and cli.ts need no change.
@@ -12,6 +13,6 @@ export const SERVICE_FACTORIES: Readonly<Record<ServiceName, RelayServiceFactory
   directory: createDirectoryService,
   keys: createKeysService,
   escrow: createEscrowService,
-  vault: createPlaceholderService,
+  vault: createVaultService,
   audit: (ctx) => createAuditService(ctx),
 };

@@ -1,0 +1,41 @@
+/**
+ * The relay's second wall behind the cryptography (DESIGN.md section 7): every read or write of
+ * a contract asks the keys service, with the caller's own bearer token, which role the caller
+ * holds in the contract's space. Nothing is cached across requests, so a revocation takes effect
+ * on the very next request.
+ */
+import type { Context } from 'hono';
+import type { Peers } from '../common/peers';
+import { HttpError } from '../http/errors';
+import { GrantMineSchema, type SpaceRole } from '../../shared/schemas/vault';
+
+export const READ_ROLES: readonly SpaceRole[] = ['viewer', 'editor', 'signer', 'manager'];
+export const WRITE_ROLES: readonly SpaceRole[] = ['editor', 'signer', 'manager'];
+export const CREATE_ROLES: readonly SpaceRole[] = ['editor', 'manager'];
+
+/** The caller's role in `space` according to keys, or null. */
+export async function roleInSpace(peers: Peers, c: Context, space: string): Promise<SpaceRole | null> {
+  const authorization = c.req.header('authorization');
+  if (!authorization) throw new HttpError(401, 'E_UNAUTHORIZED', 'sign in first (missing or malformed bearer token)');
+  const res = await peers.fetch('keys', `/grants/mine?space=${encodeURIComponent(space)}`, { headers: { authorization } });
+  if (res.status === 401) throw new HttpError(401, 'E_UNAUTHORIZED', 'session is invalid or expired; sign in again');
+  if (res.status === 403 || res.status === 404) return null;
+  if (!res.ok) throw new HttpError(503, 'E_PEER_UNAVAILABLE', `the keys service could not say who may access this space (HTTP ${res.status})`);
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch (e) {
+    throw new HttpError(503, 'E_PEER_UNAVAILABLE', 'the keys service gave an unreadable answer', { cause: e });
+  }
+  const parsed = GrantMineSchema.safeParse(body);
+  if (!parsed.success || parsed.data.space !== space) throw new HttpError(503, 'E_PEER_UNAVAILABLE', 'the keys service gave an unexpected answer');
+  return parsed.data.role;
+}
+
+/** Refuses (403) unless the caller holds one of `allowed` in `space`; returns the role held. */
+export async function requireSpaceRole(peers: Peers, c: Context, space: string, allowed: readonly SpaceRole[], what: string): Promise<SpaceRole> {
+  const role = await roleInSpace(peers, c, space);
+  if (role === null) throw new HttpError(403, 'E_FORBIDDEN', `you hold no grant in this contract space`);
+  if (!allowed.includes(role)) throw new HttpError(403, 'E_FORBIDDEN', `${what} needs one of the roles ${allowed.join(', ')} in this space; you are ${role}`);
+  return role;
+}

@@ -1,0 +1,316 @@
+/**
+ * The vault's metadata in its own SQLite file (<dataDir>/vault.sqlite): contracts and their
+ * space, sealed records, file versions with their signed manifests, the block plan (expected
+ * length and SHA-256 of every block) and where each stored replica lives. Blocks themselves live
+ * in the block stores under random ids; this is the only place that maps them back.
+ */
+import type Database from 'better-sqlite3';
+import { openDatabase, type Db, type Migration } from '../common/db';
+import type { FileState } from '../../shared/schemas/vault';
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE contracts (
+        id TEXT PRIMARY KEY,
+        space TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX contracts_by_space ON contracts (space, id);
+
+      CREATE TABLE records (
+        contract TEXT NOT NULL REFERENCES contracts (id),
+        kind TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        stored_by TEXT NOT NULL,
+        stored_at INTEGER NOT NULL,
+        PRIMARY KEY (contract, kind, version)
+      ) STRICT;
+
+      CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        contract TEXT NOT NULL REFERENCES contracts (id)
+      ) STRICT;
+      CREATE INDEX files_by_contract ON files (contract, id);
+
+      CREATE TABLE file_versions (
+        file TEXT NOT NULL REFERENCES files (id),
+        version INTEGER NOT NULL,
+        uploader TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        ciphertext_length INTEGER NOT NULL,
+        block_size INTEGER NOT NULL,
+        block_count INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('uploading', 'committed')),
+        created_at INTEGER NOT NULL,
+        committed_at INTEGER,
+        PRIMARY KEY (file, version)
+      ) STRICT;
+
+      -- The plan the signed manifest fixes: what each block must be.
+      CREATE TABLE blocks (
+        file TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        PRIMARY KEY (file, version, idx),
+        FOREIGN KEY (file, version) REFERENCES file_versions (file, version)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Stored copies: block (file, version, idx) is blob \`blob\` in store number \`store\`.
+      CREATE TABLE replicas (
+        file TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        store INTEGER NOT NULL,
+        blob TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        stored_at INTEGER NOT NULL,
+        PRIMARY KEY (file, version, idx, store),
+        FOREIGN KEY (file, version, idx) REFERENCES blocks (file, version, idx)
+      ) STRICT;
+
+      -- Which store marker each configured position had (catches swapped folders at start).
+      CREATE TABLE stores (
+        idx INTEGER PRIMARY KEY,
+        marker TEXT NOT NULL UNIQUE
+      ) STRICT;
+    `,
+  },
+];
+
+export interface ContractRow {
+  id: string;
+  space: string;
+}
+
+export interface FileVersionRow {
+  file: string;
+  version: number;
+  contract: string;
+  space: string;
+  uploader: string;
+  manifest: string;
+  ciphertextLength: number;
+  blockSize: number;
+  blockCount: number;
+  state: FileState;
+}
+
+export interface BlockRow {
+  length: number;
+  sha256: Buffer;
+}
+
+export interface ReplicaRow {
+  idx: number;
+  store: number;
+  blob: string;
+  size: number;
+}
+
+export type RecordPut = { outcome: 'stored' } | { outcome: 'same' } | { outcome: 'conflict'; latest: number };
+
+export type FileVersionCreate =
+  | { outcome: 'created' }
+  | { outcome: 'same' }
+  | { outcome: 'other-contract' }
+  | { outcome: 'conflict' }
+  | { outcome: 'rollback'; latest: number };
+
+export class VaultDb {
+  readonly db: Db;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(file: string) {
+    this.db = openDatabase(file, MIGRATIONS);
+  }
+
+  /** Prepared once, reused: preparing is most of the cost of a small query. */
+  private q(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // -- stores ---------------------------------------------------------------------------------
+
+  storeMarkers(): Map<number, string> {
+    const rows = this.q('SELECT idx, marker FROM stores').all() as { idx: number; marker: string }[];
+    return new Map(rows.map((r) => [r.idx, r.marker]));
+  }
+
+  rememberStoreMarker(idx: number, marker: string): void {
+    this.q('INSERT OR IGNORE INTO stores (idx, marker) VALUES (?, ?)').run(idx, marker);
+  }
+
+  bytesPerStore(): Map<number, number> {
+    const rows = this.q('SELECT store, SUM(size) AS bytes FROM replicas GROUP BY store').all() as { store: number; bytes: number }[];
+    return new Map(rows.map((r) => [r.store, r.bytes]));
+  }
+
+  // -- contracts ------------------------------------------------------------------------------
+
+  contract(id: string): ContractRow | undefined {
+    return this.q('SELECT id, space FROM contracts WHERE id = ?').get(id) as ContractRow | undefined;
+  }
+
+  /** Creates the contract, or returns the existing row (whatever its space). */
+  createContract(id: string, space: string, account: string): { row: ContractRow; created: boolean } {
+    const info = this.q('INSERT OR IGNORE INTO contracts (id, space, created_by, created_at) VALUES (?, ?, ?, ?)').run(id, space, account, Date.now());
+    return { row: this.contract(id)!, created: info.changes === 1 };
+  }
+
+  contractsInSpace(space: string): { contract: string; records: { kind: string; versions: number[] }[]; files: string[] }[] {
+    const contracts = this.q('SELECT id FROM contracts WHERE space = ? ORDER BY id').all(space) as { id: string }[];
+    const records = this.q('SELECT kind, version FROM records WHERE contract = ? ORDER BY kind, version');
+    const files = this.q('SELECT id FROM files WHERE contract = ? ORDER BY id');
+    return contracts.map(({ id }) => {
+      const kinds = new Map<string, number[]>();
+      for (const r of records.all(id) as { kind: string; version: number }[]) {
+        const list = kinds.get(r.kind) ?? [];
+        list.push(r.version);
+        kinds.set(r.kind, list);
+      }
+      return {
+        contract: id,
+        records: [...kinds].map(([kind, versions]) => ({ kind, versions })),
+        files: (files.all(id) as { id: string }[]).map((f) => f.id),
+      };
+    });
+  }
+
+  // -- records --------------------------------------------------------------------------------
+
+  /**
+   * Versions only go up per (contract, kind): the same version again is accepted only with the
+   * identical body (a retried PUT); an older version, or the same one with other content, is a
+   * rollback or a fork and is refused.
+   */
+  putRecord(contract: string, kind: string, version: number, body: string, account: string): RecordPut {
+    return this.db.transaction((): RecordPut => {
+      const same = this.q('SELECT body FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as { body: string } | undefined;
+      if (same) return same.body === body ? { outcome: 'same' } : { outcome: 'conflict', latest: this.latestRecordVersion(contract, kind)! };
+      const latest = this.latestRecordVersion(contract, kind);
+      if (latest !== undefined && version < latest) return { outcome: 'conflict', latest };
+      this.q('INSERT INTO records (contract, kind, version, body, stored_by, stored_at) VALUES (?, ?, ?, ?, ?, ?)').run(contract, kind, version, body, account, Date.now());
+      return { outcome: 'stored' };
+    }).immediate();
+  }
+
+  private latestRecordVersion(contract: string, kind: string): number | undefined {
+    const row = this.q('SELECT MAX(version) AS v FROM records WHERE contract = ? AND kind = ?').get(contract, kind) as { v: number | null };
+    return row.v ?? undefined;
+  }
+
+  record(contract: string, kind: string, version: number | 'latest'): string | undefined {
+    const row =
+      version === 'latest'
+        ? (this.q('SELECT body FROM records WHERE contract = ? AND kind = ? ORDER BY version DESC LIMIT 1').get(contract, kind) as { body: string } | undefined)
+        : (this.q('SELECT body FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as { body: string } | undefined);
+    return row?.body;
+  }
+
+  // -- files ----------------------------------------------------------------------------------
+
+  /**
+   * Registers a file version in state "uploading" with its block plan. File ids are global (the
+   * block routes name no contract), so a file id belongs to one contract for good. A version
+   * must be newer than every version the file already has, except an identical retry.
+   */
+  createFileVersion(input: {
+    contract: string;
+    file: string;
+    version: number;
+    uploader: string;
+    manifest: string;
+    ciphertextLength: number;
+    blockSize: number;
+    blocks: { length: number; sha256: Uint8Array }[];
+  }): FileVersionCreate {
+    return this.db.transaction((): FileVersionCreate => {
+      const owner = this.q('SELECT contract FROM files WHERE id = ?').get(input.file) as { contract: string } | undefined;
+      if (owner && owner.contract !== input.contract) return { outcome: 'other-contract' };
+      const existing = this.q('SELECT manifest FROM file_versions WHERE file = ? AND version = ?').get(input.file, input.version) as { manifest: string } | undefined;
+      if (existing) return existing.manifest === input.manifest ? { outcome: 'same' } : { outcome: 'conflict' };
+      const latest = (this.q('SELECT MAX(version) AS v FROM file_versions WHERE file = ?').get(input.file) as { v: number | null }).v;
+      if (latest !== null && input.version < latest) return { outcome: 'rollback', latest };
+      if (!owner) this.q('INSERT INTO files (id, contract) VALUES (?, ?)').run(input.file, input.contract);
+      this
+        .q(
+          `INSERT INTO file_versions (file, version, uploader, manifest, ciphertext_length, block_size, block_count, state, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'uploading', ?)`,
+        )
+        .run(input.file, input.version, input.uploader, input.manifest, input.ciphertextLength, input.blockSize, input.blocks.length, Date.now());
+      const insert = this.q('INSERT INTO blocks (file, version, idx, length, sha256) VALUES (?, ?, ?, ?, ?)');
+      input.blocks.forEach((b, i) => insert.run(input.file, input.version, i, b.length, Buffer.from(b.sha256)));
+      return { outcome: 'created' };
+    }).immediate();
+  }
+
+  fileVersion(file: string, version: number): FileVersionRow | undefined {
+    return this
+      .q(
+        `SELECT v.file, v.version, f.contract, c.space, v.uploader, v.manifest, v.ciphertext_length AS ciphertextLength,
+                v.block_size AS blockSize, v.block_count AS blockCount, v.state
+           FROM file_versions v JOIN files f ON f.id = v.file JOIN contracts c ON c.id = f.contract
+          WHERE v.file = ? AND v.version = ?`,
+      )
+      .get(file, version) as FileVersionRow | undefined;
+  }
+
+  filesOfContract(contract: string): { file: string; versions: { version: number; state: FileState; uploader: string; blockCount: number; ciphertextLength: number }[] }[] {
+    const rows = this
+      .q(
+        `SELECT v.file, v.version, v.state, v.uploader, v.block_count AS blockCount, v.ciphertext_length AS ciphertextLength
+           FROM file_versions v JOIN files f ON f.id = v.file
+          WHERE f.contract = ? ORDER BY v.file, v.version`,
+      )
+      .all(contract) as { file: string; version: number; state: FileState; uploader: string; blockCount: number; ciphertextLength: number }[];
+    const out = new Map<string, { version: number; state: FileState; uploader: string; blockCount: number; ciphertextLength: number }[]>();
+    for (const { file, ...rest } of rows) {
+      const list = out.get(file) ?? [];
+      list.push(rest);
+      out.set(file, list);
+    }
+    return [...out].map(([file, versions]) => ({ file, versions }));
+  }
+
+  markCommitted(file: string, version: number): void {
+    this.q("UPDATE file_versions SET state = 'committed', committed_at = ? WHERE file = ? AND version = ? AND state = 'uploading'").run(Date.now(), file, version);
+  }
+
+  // -- blocks and replicas --------------------------------------------------------------------
+
+  block(file: string, version: number, idx: number): BlockRow | undefined {
+    return this.q('SELECT length, sha256 FROM blocks WHERE file = ? AND version = ? AND idx = ?').get(file, version, idx) as BlockRow | undefined;
+  }
+
+  replicas(file: string, version: number, idx?: number): ReplicaRow[] {
+    if (idx === undefined) {
+      return this.q('SELECT idx, store, blob, size FROM replicas WHERE file = ? AND version = ? ORDER BY idx, store').all(file, version) as ReplicaRow[];
+    }
+    return this.q('SELECT idx, store, blob, size FROM replicas WHERE file = ? AND version = ? AND idx = ? ORDER BY store').all(file, version, idx) as ReplicaRow[];
+  }
+
+  /** Records a stored replica; false when another upload recorded this (block, store) first. */
+  addReplica(file: string, version: number, idx: number, store: number, blob: string, size: number): boolean {
+    return this.q('INSERT OR IGNORE INTO replicas (file, version, idx, store, blob, size, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(file, version, idx, store, blob, size, Date.now()).changes === 1;
+  }
+
+  /** Forgets a replica whose blob is gone from its store (lost store, damaged blob). */
+  forgetReplica(file: string, version: number, idx: number, store: number, blob: string): boolean {
+    return this.q('DELETE FROM replicas WHERE file = ? AND version = ? AND idx = ? AND store = ? AND blob = ?').run(file, version, idx, store, blob).changes === 1;
+  }
+}

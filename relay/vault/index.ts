@@ -1,0 +1,323 @@
+/**
+ * The vault service (DESIGN.md sections 2, 5-7; docs/FORMATS.md sections 4, 6, 7): encrypted
+ * records, signed file manifests and ciphertext blocks. It sees ids, sizes and counts, never a
+ * name, a key or a plaintext byte. Metadata lives in <dataDir>/vault.sqlite; blocks live in N >= 3
+ * block stores (block-store.ts), two copies each, striped so no store holds a whole file.
+ *
+ * Every contract route asks keys for the caller's role in the contract's space with the caller's
+ * own token (access.ts), on every request: viewer and up read, editor/signer/manager write,
+ * editor/manager create contracts.
+ */
+import { Hono, type Context } from 'hono';
+import { join } from 'node:path';
+import { requireSession, type SessionEnv } from '../common/auth';
+import { ApiDescription } from '../common/openapi';
+import { readJson, readParams, readQuery } from '../common/validate';
+import { HttpError } from '../http/errors';
+import type { RelayService, ServiceContext } from '../services/service';
+import { blockRange, planBlocks } from '../../shared/crypto/blocks';
+import { fromBase64url } from '../../shared/crypto/encoding';
+import { HealthSchema } from '../../shared/schemas/common';
+import {
+  BlockListSchema,
+  BlockParams,
+  CommitResponseSchema,
+  ContractFilesSchema,
+  ContractListSchema,
+  ContractParams,
+  ContractSchema,
+  CreateContractSchema,
+  CreateFileSchema,
+  FileVersionParams,
+  FileVersionStatusSchema,
+  MANIFEST_BODY_LIMIT,
+  PutBlockResponseSchema,
+  PutRecordResponseSchema,
+  RECORD_BODY_LIMIT,
+  RecordParams,
+  RecordVersionParams,
+  SealedRecordSchema,
+  SignedManifestSchema,
+  SpaceQuery,
+} from '../../shared/schemas/vault';
+import { CREATE_ROLES, READ_ROLES, WRITE_ROLES, requireSpaceRole } from './access';
+import { configureBlockStores, MIN_BLOCK_STORES, type BlockStore } from './block-store';
+import { VaultDb, type FileVersionRow } from './db';
+import { HashPool } from './hasher';
+import { Replicas } from './replicas';
+
+export { configureBlockStores, LocalFolderStore, type BlockStore } from './block-store';
+
+export interface VaultOptions {
+  /** Block stores to use instead of SEALVAULT_BLOCK_STORES or the default folders. */
+  stores?: BlockStore[];
+  /** Environment to read SEALVAULT_BLOCK_STORES from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+const OCTET_STREAM = /^application\/octet-stream$/i;
+const MAX_LISTED_MISSING = 64;
+
+export async function createVaultService(ctx: ServiceContext, options: VaultOptions = {}): Promise<RelayService> {
+  const stores = options.stores ?? configureBlockStores(ctx.dataDir, options.env ?? process.env);
+  if (stores.length < MIN_BLOCK_STORES) throw new Error(`the vault needs at least ${MIN_BLOCK_STORES} block stores, got ${stores.length}`);
+  const db = new VaultDb(join(ctx.dataDir, 'vault.sqlite'));
+  try {
+    const markers = db.storeMarkers();
+    const dropped = [...markers.keys()].filter((i) => i >= stores.length);
+    if (dropped.length > 0) throw new Error(`the vault used ${Math.max(...markers.keys()) + 1} block stores and now has ${stores.length}; removing a store is not supported`);
+    for (const [i, store] of stores.entries()) db.rememberStoreMarker(i, await store.open(markers.get(i)));
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  const hashes = new HashPool();
+  const replicas = new Replicas(stores, db, ctx.metrics, ctx.log, hashes);
+  replicas.publishUsage();
+
+  const api = new ApiDescription('vault', ctx.version);
+  const app = new Hono<SessionEnv>();
+  const session = requireSession(ctx.peers);
+  const sub = (c: Context<SessionEnv>) => c.get('session').sub;
+
+  const contractOr404 = (id: string) => {
+    const row = db.contract(id);
+    if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no such contract');
+    return row;
+  };
+  const fileVersionOr404 = (file: string, version: number): FileVersionRow => {
+    const row = db.fileVersion(file, version);
+    if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no such file version');
+    return row;
+  };
+  const json = (c: Context, body: unknown, status: 200 | 201 = 200) => c.json(body as object, status);
+
+  // -- service basics -------------------------------------------------------------------------
+
+  api.add({ method: 'get', path: '/health', summary: 'Service health', response: HealthSchema });
+  app.get('/health', (c) => c.json({ service: ctx.name, version: ctx.version, ok: true }));
+  api.add({ method: 'get', path: '/key', summary: "The vault's Ed25519 service key (base64url raw)" });
+  app.get('/key', (c) => c.json({ service: ctx.name, publicKey: ctx.key.publicB64u }));
+  app.get('/openapi.json', (c) => c.json(api.document()));
+
+  // -- contracts ------------------------------------------------------------------------------
+
+  api.add({ method: 'post', path: '/contracts', summary: 'Create a contract in a space (editor or manager)', auth: 'session', body: CreateContractSchema, response: ContractSchema, errors: { 409: 'the contract id exists in another space' } });
+  app.post('/contracts', session, async (c) => {
+    const body = await readJson(c, CreateContractSchema);
+    await requireSpaceRole(ctx.peers, c, body.space, CREATE_ROLES, 'creating a contract');
+    const { row, created } = db.createContract(body.contract, body.space, sub(c));
+    if (row.space !== body.space) throw new HttpError(409, 'E_EXISTS', 'a contract with this id already exists');
+    return json(c, { contract: row.id, space: row.space, created }, created ? 201 : 200);
+  });
+
+  api.add({ method: 'get', path: '/contracts', summary: 'Contracts of a space: ids, record versions, file ids (viewer and up)', auth: 'session', query: SpaceQuery, response: ContractListSchema });
+  app.get('/contracts', session, async (c) => {
+    const { space } = readQuery(c, SpaceQuery);
+    await requireSpaceRole(ctx.peers, c, space, READ_ROLES, 'listing contracts');
+    return json(c, { space, contracts: db.contractsInSpace(space) });
+  });
+
+  // -- records --------------------------------------------------------------------------------
+
+  api.add({
+    method: 'put',
+    path: '/contracts/:contract/records/:kind/:version',
+    summary: 'Store a sealed record version (editor, signer or manager); versions only go up',
+    auth: 'session',
+    body: SealedRecordSchema,
+    response: PutRecordResponseSchema,
+    errors: { 404: 'no such contract', 409: 'E_ROLLBACK: an older version, or this version with other content', 413: 'body too large' },
+  });
+  app.put('/contracts/:contract/records/:kind/:version', session, async (c) => {
+    const p = readParams(c, RecordVersionParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, WRITE_ROLES, 'writing records');
+    const record = await readJson(c, SealedRecordSchema, RECORD_BODY_LIMIT);
+    if (record.contract !== p.contract || record.kind !== p.kind || record.version !== p.version) {
+      throw new HttpError(400, 'E_CONTEXT', 'the record names another contract, kind or version than the path');
+    }
+    const body = JSON.stringify({ v: record.v, kind: record.kind, contract: record.contract, version: record.version, nonce: record.nonce, ct: record.ct });
+    const result = db.putRecord(p.contract, p.kind, p.version, body, sub(c));
+    if (result.outcome === 'conflict') throw new HttpError(409, 'E_ROLLBACK', `record version ${p.version} is not newer than version ${result.latest} (or differs from the stored one)`);
+    const stored = result.outcome === 'stored';
+    return json(c, { contract: p.contract, kind: p.kind, version: p.version, stored }, stored ? 201 : 200);
+  });
+
+  const sendRecord = (c: Context, body: string | undefined) => {
+    if (body === undefined) throw new HttpError(404, 'E_NOT_FOUND', 'no such record');
+    return c.body(body, 200, { 'content-type': 'application/json' });
+  };
+  api.add({ method: 'get', path: '/contracts/:contract/records/:kind/latest', summary: 'The newest sealed record of a kind (viewer and up)', auth: 'session', response: SealedRecordSchema, errors: { 404: 'no such contract or record' } });
+  app.get('/contracts/:contract/records/:kind/latest', session, async (c) => {
+    const p = readParams(c, RecordParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records');
+    return sendRecord(c, db.record(p.contract, p.kind, 'latest'));
+  });
+  api.add({ method: 'get', path: '/contracts/:contract/records/:kind/:version', summary: 'One sealed record version (viewer and up)', auth: 'session', response: SealedRecordSchema, errors: { 404: 'no such contract or record' } });
+  app.get('/contracts/:contract/records/:kind/:version', session, async (c) => {
+    const p = readParams(c, RecordVersionParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records');
+    return sendRecord(c, db.record(p.contract, p.kind, p.version));
+  });
+
+  // -- files ----------------------------------------------------------------------------------
+
+  api.add({ method: 'get', path: '/contracts/:contract/files', summary: 'File versions of a contract and their states (viewer and up)', auth: 'session', response: ContractFilesSchema, errors: { 404: 'no such contract' } });
+  app.get('/contracts/:contract/files', session, async (c) => {
+    const p = readParams(c, ContractParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'listing files');
+    return json(c, { contract: contract.id, files: db.filesOfContract(contract.id) });
+  });
+
+  api.add({
+    method: 'post',
+    path: '/contracts/:contract/files',
+    summary: 'Register a file version with its signed manifest (editor, signer or manager; the uploader must be the caller)',
+    auth: 'session',
+    body: CreateFileSchema,
+    response: FileVersionStatusSchema,
+    errors: { 404: 'no such contract', 409: 'the file belongs to another contract, this version exists with another manifest, or a newer version exists (E_ROLLBACK)', 413: 'manifest too large' },
+  });
+  app.post('/contracts/:contract/files', session, async (c) => {
+    const p = readParams(c, ContractParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, WRITE_ROLES, 'uploading files');
+    const body = await readJson(c, CreateFileSchema, MANIFEST_BODY_LIMIT);
+    const m = body.manifest.statement;
+    if (m.contract !== contract.id || m.file !== body.file || m.version !== body.version) {
+      throw new HttpError(400, 'E_CONTEXT', `the manifest is for ${m.contract}/${m.file}/v${m.version}, not ${contract.id}/${body.file}/v${body.version}`);
+    }
+    if (m.uploader !== sub(c)) throw new HttpError(400, 'E_CONTEXT', 'the manifest must name you as its uploader');
+    // Shape and consistency were checked by the schema with planBlocks/ciphertextLength.
+    const plan = planBlocks(m.ciphertextLength, m.blockSize);
+    const blocks = m.blocks.map((h, i) => ({ length: blockRange(plan, m.ciphertextLength, i).length, sha256: fromBase64url(h) }));
+    const manifest = JSON.stringify(SignedManifestSchema.parse(body.manifest));
+    const result = db.createFileVersion({ contract: contract.id, file: body.file, version: body.version, uploader: m.uploader, manifest, ciphertextLength: m.ciphertextLength, blockSize: m.blockSize, blocks });
+    if (result.outcome === 'other-contract') throw new HttpError(409, 'E_EXISTS', 'this file id belongs to another contract');
+    if (result.outcome === 'conflict') throw new HttpError(409, 'E_EXISTS', `file version ${body.version} exists with another manifest`);
+    if (result.outcome === 'rollback') throw new HttpError(409, 'E_ROLLBACK', `file version ${body.version} is older than version ${result.latest}`);
+    const row = fileVersionOr404(body.file, body.version);
+    const created = result.outcome === 'created';
+    return json(c, { file: row.file, version: row.version, state: row.state, blockCount: row.blockCount, blockSize: row.blockSize, ciphertextLength: row.ciphertextLength, created }, created ? 201 : 200);
+  });
+
+  api.add({ method: 'get', path: '/files/:file/versions/:version/manifest', summary: 'The signed manifest of a file version (viewer and up)', auth: 'session', response: SignedManifestSchema, errors: { 404: 'no such file version' } });
+  app.get('/files/:file/versions/:version/manifest', session, async (c) => {
+    const p = readParams(c, FileVersionParams);
+    const fv = fileVersionOr404(p.file, p.version);
+    await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
+    return c.body(fv.manifest, 200, { 'content-type': 'application/json' });
+  });
+
+  // -- blocks ---------------------------------------------------------------------------------
+
+  api.add({ method: 'get', path: '/files/:file/versions/:version/blocks', summary: 'Which blocks of a file version are stored (resuming an upload; viewer and up)', auth: 'session', response: BlockListSchema, errors: { 404: 'no such file version' } });
+  app.get('/files/:file/versions/:version/blocks', session, async (c) => {
+    const p = readParams(c, FileVersionParams);
+    const fv = fileVersionOr404(p.file, p.version);
+    await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
+    const { present, missing } = await replicas.status(fv);
+    return json(c, { file: fv.file, version: fv.version, state: fv.state, present, missing });
+  });
+
+  const requireUploader = (c: Context<SessionEnv>, fv: FileVersionRow) => {
+    if (fv.uploader !== sub(c)) throw new HttpError(403, 'E_FORBIDDEN', 'only the uploader named in the manifest may upload or commit this file version');
+  };
+
+  api.add({
+    method: 'put',
+    path: '/files/:file/versions/:version/blocks/:index',
+    summary: 'Upload one block (idempotent; the uploader only). 201 stored, 200 already present',
+    auth: 'session',
+    rawBody: 'application/octet-stream',
+    response: PutBlockResponseSchema,
+    errors: { 404: 'no such file version or block', 413: 'body longer than the planned block', 415: 'send application/octet-stream', 422: 'E_HASH: length or SHA-256 differs from the manifest', 503: 'a block store is unavailable' },
+  });
+  app.put('/files/:file/versions/:version/blocks/:index', session, async (c) => {
+    const p = readParams(c, BlockParams);
+    const fv = fileVersionOr404(p.file, p.version);
+    await requireSpaceRole(ctx.peers, c, fv.space, WRITE_ROLES, 'uploading files');
+    requireUploader(c, fv);
+    if (!OCTET_STREAM.test((c.req.header('content-type') ?? '').trim())) throw new HttpError(415, 'E_UNSUPPORTED_MEDIA_TYPE', 'send the block as application/octet-stream');
+    const plan = p.index < fv.blockCount ? db.block(fv.file, fv.version, p.index) : undefined;
+    if (!plan) throw new HttpError(404, 'E_NOT_FOUND', `this file version has blocks 0 to ${fv.blockCount - 1}`);
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > plan.length) {
+      throw new HttpError(413, 'E_TOO_LARGE', `block ${p.index} is ${plan.length} bytes; the body is longer`);
+    }
+    const { stored } = await replicas.put(fv, p.index, plan, c.req.raw.body);
+    return json(c, { file: fv.file, version: fv.version, index: p.index, stored }, stored ? 201 : 200);
+  });
+
+  api.add({
+    method: 'post',
+    path: '/files/:file/versions/:version/commit',
+    summary: 'Mark an upload complete once every block is stored (the uploader only)',
+    auth: 'session',
+    response: CommitResponseSchema,
+    errors: { 404: 'no such file version', 409: 'E_INCOMPLETE: blocks are missing (listed in the message)' },
+  });
+  app.post('/files/:file/versions/:version/commit', session, async (c) => {
+    const p = readParams(c, FileVersionParams);
+    const fv = fileVersionOr404(p.file, p.version);
+    await requireSpaceRole(ctx.peers, c, fv.space, WRITE_ROLES, 'uploading files');
+    requireUploader(c, fv);
+    if (fv.state !== 'committed') {
+      const { missing } = await replicas.status(fv);
+      if (missing.length > 0) {
+        const shown = missing.slice(0, MAX_LISTED_MISSING).join(', ');
+        const more = missing.length > MAX_LISTED_MISSING ? ` and ${missing.length - MAX_LISTED_MISSING} more` : '';
+        throw new HttpError(409, 'E_INCOMPLETE', `missing blocks: ${shown}${more}`);
+      }
+      db.markCommitted(fv.file, fv.version);
+    }
+    return json(c, { file: fv.file, version: fv.version, state: 'committed' });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/files/:file/versions/:version/blocks/:index',
+    summary: 'Download one block of a committed file version (viewer and up; audited as block.download)',
+    auth: 'session',
+    errors: { 404: 'no such file version or block', 409: 'E_NOT_COMMITTED: the upload is not finished', 503: 'no store can serve the block right now' },
+  });
+  app.get('/files/:file/versions/:version/blocks/:index', session, async (c) => {
+    const p = readParams(c, BlockParams);
+    const fv = fileVersionOr404(p.file, p.version);
+    const target = `file:${fv.file}/v${fv.version}/block:${p.index}`;
+    try {
+      await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 403) {
+        await ctx.audit.record({ actor: sub(c), action: 'block.download', target, outcome: 'refused', details: { contract: fv.contract, reason: 'no grant' } });
+      }
+      throw e;
+    }
+    if (fv.state !== 'committed') throw new HttpError(409, 'E_NOT_COMMITTED', 'this file version is still being uploaded');
+    const plan = p.index < fv.blockCount ? db.block(fv.file, fv.version, p.index) : undefined;
+    if (!plan) throw new HttpError(404, 'E_NOT_FOUND', `this file version has blocks 0 to ${fv.blockCount - 1}`);
+    const opened = await replicas.open(fv, p.index, plan);
+    // Unavailable, never "deleted": a client must not conclude the data is gone.
+    if (!opened) throw new HttpError(503, 'E_UNAVAILABLE', 'no block store can serve this block right now');
+    try {
+      await ctx.audit.record({ actor: sub(c), action: 'block.download', target, outcome: 'ok', details: { contract: fv.contract, bytes: opened.size } });
+    } catch (e) {
+      await opened.stream.cancel().catch(() => undefined);
+      throw e;
+    }
+    return new Response(opened.stream, { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(opened.size) } });
+  });
+
+  return {
+    name: ctx.name,
+    app,
+    close: async () => {
+      db.close();
+      await hashes.close();
+    },
+  };
+}
