@@ -36,7 +36,7 @@ afterAll(async () => {
 async function get(path: string): Promise<Response> {
   const { Agent, request } = await import('node:https');
   const { readFileSync } = await import('node:fs');
-  const agent = new Agent({ ca: readFileSync(relay.tls.caCertPath ?? join(dataDir, 'tls', 'ca.pem')) });
+  const agent = new Agent({ ca: readFileSync(join(dataDir, 'tls', 'ca.pem')) });
   return new Promise((resolve, reject) => {
     request(new URL(path, base), { agent }, (res) => {
       const chunks: Buffer[] = [];
