@@ -47,3 +47,16 @@ describe('createRelayApp', () => {
     expect(Object.keys(SERVICE_FACTORIES).sort()).toEqual([...SERVICE_NAMES].sort());
   });
 });
+
+describe('cross-origin writes', () => {
+  it('refuses a state-changing request from another origin, and allows same-origin and non-browser ones', async () => {
+    const app = createRelayApp({ services: [] });
+    const post = (headers: Record<string, string>) => app.request('https://localhost:8443/api/nothing', { method: 'POST', headers });
+    const cross = await post({ origin: 'https://attacker.example' });
+    expect(cross.status).toBe(403);
+    expect((await cross.json()).error.code).toBe('E_CROSS_ORIGIN');
+    expect((await post({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post({ origin: 'https://localhost:8443' })).status).toBe(404);
+    expect((await post({})).status).toBe(404);
+  });
+});

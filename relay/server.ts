@@ -18,6 +18,7 @@ import { resolveTlsMaterial, type ConfiguredTls, type TlsMaterial } from './tls/
 import { trustInstructions } from './tls/trust-instructions';
 import { RELAY_VERSION } from './version';
 import { createAuditSink } from './common/audit-sink';
+import { sameOriginWrites } from './common/auth';
 import { createLogger, createMetrics, requestLog, type Metrics } from './common/observability';
 import { createPeers, type PeerConfig } from './common/peers';
 import { loadOrCreateServiceKey } from './common/service-key';
@@ -52,6 +53,9 @@ export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir 
     // API answers carry account and key material, even if encrypted: never cache them.
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
   });
+  // Sessions are bearer tokens, so CSRF has no ambient credential to ride on; refusing
+  // cross-origin writes anyway keeps it so if a cookie is ever added.
+  app.use('/api/*', sameOriginWrites());
   app.use('*', wrapNonErrorThrows());
   app.onError(relayErrorHandler(errorLog));
   app.notFound(relayNotFound);
