@@ -121,7 +121,8 @@ describe('relay over HTTPS with the local CA', () => {
     expect(printed).toContain(relay.tls.caCertPath);
     expect(printed).toContain(fingerprint);
     expect(printed).toMatch(/trust/i);
-    expect(printed).toMatch(/placeholder/);
+    expect(printed).not.toMatch(/placeholder/);
+    expect(printed).toMatch(/FIRST RUN: open https:\/\/localhost:\d+\/setup#[A-Za-z0-9_-]{43} /);
   });
 
   it('serves the SPA and the API to a client that trusts only the local CA', async () => {
