@@ -119,13 +119,13 @@ describe('configureBlockStores', () => {
 
 describe('vault start', () => {
   it('refuses to start with fewer than three stores', async () => {
-    const ctx = await testServiceContext('vault');
+    const ctx = await testServiceContext('vault', { dataDir: folder() });
     await expect(createVaultService(ctx, { env: { [BLOCK_STORES_ENV]: `${folder()},${folder()}` } })).rejects.toThrow(/at least 3/);
     await expect(createVaultService(ctx, { stores: [new LocalFolderStore(folder(), 'a'), new LocalFolderStore(folder(), 'b')] })).rejects.toThrow(/at least 3/);
   });
 
   it('uses configured folders, and refuses to start when two were swapped or one was dropped', async () => {
-    const ctx = await testServiceContext('vault');
+    const ctx = await testServiceContext('vault', { dataDir: folder() });
     const dirs = [folder(), folder(), folder()];
     const first = await createVaultService(ctx, { env: { [BLOCK_STORES_ENV]: dirs.join(',') } });
     await first.close?.();

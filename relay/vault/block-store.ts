@@ -194,8 +194,14 @@ export class LocalFolderStore implements BlockStore {
           });
           await rename(temp, final);
         }
-        await fsyncDir(dir);
         state = 'committed';
+        try {
+          await fsyncDir(dir);
+        } catch (e) {
+          // Not durable, so not committed: take it back.
+          await unlink(final).catch(() => undefined);
+          throw e;
+        }
       },
       abort: async () => {
         if (state !== 'open') return;

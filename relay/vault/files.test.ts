@@ -4,7 +4,8 @@
  * decrypted; plus every refusal the relay owes: hashes, lengths, manifests, missing blocks.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blockStores } from '../../shared/crypto/blocks';
@@ -197,6 +198,19 @@ describe('upload, commit, download', () => {
     expect(tmpFiles(h)).toEqual([]);
   });
 
+  it('keeps one copy per store when the same block is uploaded twice at once', async () => {
+    const h = await vault();
+    const f = await newFile(h);
+    await register(h, f);
+    const results = await Promise.all([0, 1, 2].map(() => putBlock(h.app, alice, f.file, 1, 2, pieces(f.blocks[2]!.bytes, 4096))));
+    for (const r of results) expect([200, 201]).toContain(r.status);
+    expect(allBlobs(h)).toHaveLength(2);
+    expect(tmpFiles(h)).toEqual([]);
+    const metrics = await h.ctx.metrics.registry.getSingleMetricAsString('sealvault_block_bytes_stored');
+    const perStore = [...metrics.matchAll(/store="(store-\d)"\} (\d+)/g)].map((m) => Number(m[2]));
+    expect(perStore.reduce((a, b) => a + b, 0)).toBe(2 * f.blocks[2]!.bytes.length);
+  });
+
   it('refuses a block whose bytes or length differ from the manifest (422 E_HASH) and keeps nothing', async () => {
     const h = await vault();
     const f = await newFile(h);
@@ -306,6 +320,25 @@ describe('upload, commit, download', () => {
     await expect(damaged.arrayBuffer()).rejects.toThrow();
     const res = await call(h.app, 'GET', `/files/${f.file}/versions/1/blocks/0`, { token: alice });
     expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(f.blocks[0]!.bytes))).toBe(true);
+  });
+
+  it('with download verification off, checks only the length and leaves the hash to the client', async () => {
+    const h = await startVault(fake, { verifyDownloads: false });
+    harnesses.push(h);
+    const f = await newFile(h);
+    await register(h, f);
+    for (const b of f.blocks) await putBlock(h.app, alice, f.file, 1, b.index, b.bytes);
+    await call(h.app, 'POST', `/files/${f.file}/versions/1/commit`, { token: alice });
+    const copy = blobFiles(h, 0).find((p) => createHash('sha256').update(readFileSync(p)).digest().equals(Buffer.from(f.blocks[0]!.sha256)))!;
+    const bytes = readFileSync(copy);
+    bytes[0]! ^= 1;
+    writeFileSync(copy, bytes);
+    const res = await call(h.app, 'GET', `/files/${f.file}/versions/1/blocks/0`, { token: alice });
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+    await expect(download(h, f)).rejects.toThrow(/E_HASH/);
+    const dir = mkdtempSync(join(tmpdir(), 'sealvault-vault-'));
+    await expect(startVault(fake, { dataDir: dir, env: { SEALVAULT_VERIFY_DOWNLOADS: 'maybe' } })).rejects.toThrow(/true or false/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('handles full 4 MiB blocks and a tiny file of three tiny blocks', async () => {

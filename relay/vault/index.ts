@@ -43,7 +43,7 @@ import {
 import { CREATE_ROLES, READ_ROLES, WRITE_ROLES, requireSpaceRole } from './access';
 import { configureBlockStores, MIN_BLOCK_STORES, type BlockStore } from './block-store';
 import { VaultDb, type FileVersionRow } from './db';
-import { HashPool } from './hasher';
+import { HashPool, hashThreads } from './hasher';
 import { Replicas } from './replicas';
 
 export { configureBlockStores, LocalFolderStore, type BlockStore } from './block-store';
@@ -51,15 +51,34 @@ export { configureBlockStores, LocalFolderStore, type BlockStore } from './block
 export interface VaultOptions {
   /** Block stores to use instead of SEALVAULT_BLOCK_STORES or the default folders. */
   stores?: BlockStore[];
-  /** Environment to read SEALVAULT_BLOCK_STORES from (default process.env). */
+  /** Environment to read SEALVAULT_BLOCK_STORES, SEALVAULT_VERIFY_DOWNLOADS and SEALVAULT_HASH_THREADS from (default process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * Verify the SHA-256 of every block as it is served, so that a damaged copy is cut off and
+   * forgotten and the next request gets the replica (default). When false (or
+   * SEALVAULT_VERIFY_DOWNLOADS=false) only the stored length is checked; clients verify hashes
+   * either way.
+   */
+  verifyDownloads?: boolean;
+}
+
+export const VERIFY_DOWNLOADS_ENV = 'SEALVAULT_VERIFY_DOWNLOADS';
+
+function verifyDownloadsFrom(env: Record<string, string | undefined>): boolean {
+  const raw = env[VERIFY_DOWNLOADS_ENV]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${VERIFY_DOWNLOADS_ENV} must be true or false, got "${raw}"`);
 }
 
 const OCTET_STREAM = /^application\/octet-stream$/i;
 const MAX_LISTED_MISSING = 64;
 
 export async function createVaultService(ctx: ServiceContext, options: VaultOptions = {}): Promise<RelayService> {
-  const stores = options.stores ?? configureBlockStores(ctx.dataDir, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const verifyDownloads = options.verifyDownloads ?? verifyDownloadsFrom(env);
+  const hashThreadCount = hashThreads(env);
+  const stores = options.stores ?? configureBlockStores(ctx.dataDir, env);
   if (stores.length < MIN_BLOCK_STORES) throw new Error(`the vault needs at least ${MIN_BLOCK_STORES} block stores, got ${stores.length}`);
   const db = new VaultDb(join(ctx.dataDir, 'vault.sqlite'));
   try {
@@ -71,8 +90,8 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     db.close();
     throw e;
   }
-  const hashes = new HashPool();
-  const replicas = new Replicas(stores, db, ctx.metrics, ctx.log, hashes);
+  const hashes = new HashPool(hashThreadCount);
+  const replicas = new Replicas(stores, db, ctx.metrics, ctx.log, hashes, verifyDownloads);
   replicas.publishUsage();
 
   const api = new ApiDescription('vault', ctx.version);
@@ -293,7 +312,10 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
       await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
     } catch (e) {
       if (e instanceof HttpError && e.status === 403) {
-        await ctx.audit.record({ actor: sub(c), action: 'block.download', target, outcome: 'refused', details: { contract: fv.contract, reason: 'no grant' } });
+        // The refusal stands even if the audit log cannot take the entry right now.
+        await ctx.audit.record({ actor: sub(c), action: 'block.download', target, outcome: 'refused', details: { contract: fv.contract, reason: 'no grant' } }).catch((auditError: unknown) => {
+          ctx.log.error({ err: String(auditError) }, 'could not audit a refused block download');
+        });
       }
       throw e;
     }

@@ -4,13 +4,13 @@
  * store can be lost. An upload streams the request body into both stores at once while hashing
  * it; nothing becomes visible unless the whole body has exactly the planned length and SHA-256.
  * A download streams from the first store that has a copy of the right length, verifying the
- * SHA-256 on the way out.
+ * SHA-256 on the way out (unless turned off), and falls back to the replica.
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../common/observability';
 import { HttpError } from '../http/errors';
 import { blockStores } from '../../shared/crypto/blocks';
-import { newBlobId, type BlockStore, type BlockWriter } from './block-store';
+import { newBlobId, type BlockStore, type BlockWriter, type StreamCheck } from './block-store';
 import type { BlockRow, ReplicaRow, VaultDb } from './db';
 import type { HashPool } from './hasher';
 
@@ -27,6 +27,8 @@ export class Replicas {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly hashes: HashPool,
+    /** Verify the SHA-256 of every block served (default); off, only the stored length is checked. */
+    private readonly verifyDownloads = true,
   ) {}
 
   get storeCount(): number {
@@ -60,10 +62,9 @@ export class Replicas {
     const present: number[] = [];
     const missing: number[] = [];
     for (let idx = 0; idx < ref.blockCount; idx++) {
-      const rows = byIndex.get(idx) ?? [];
       let ok = false;
-      for (const row of rows) {
-        // Every replica was checked against the block's planned length when stored.
+      for (const row of byIndex.get(idx) ?? []) {
+        // Every replica was checked against the block's planned length and hash when stored.
         if ((await this.sizeOf(row)) === row.size) {
           ok = true;
           break;
@@ -109,8 +110,8 @@ export class Replicas {
         placed.push({ store, blob, writer });
       }
 
-      // The hash job stages the body into 256 KiB segments, hands each to both stores and hashes
-      // it off the event loop; at most its window of segments is in flight.
+      // The hash job stages the body into 256 KiB segments, hands each to every target store and
+      // hashes it off the event loop; at most its window of segments is in flight.
       const hash = this.hashes.job({ sink: (segment) => Promise.all(placed.map((p) => p.writer.write(segment))).then(() => undefined) });
       let total = 0;
       try {
@@ -166,8 +167,9 @@ export class Replicas {
 
   /**
    * Opens block `idx` from the first store holding a copy of the planned length, preferring the
-   * block's own stores in order; a missing folder or file falls through to the replica. The
-   * returned stream errors (instead of ending cleanly) if the bytes do not hash to the plan.
+   * block's own stores in order; a missing folder or file falls through to the replica. When
+   * downloads are verified, the returned stream errors (instead of ending cleanly) if the bytes
+   * do not hash to the plan, and that copy is forgotten so the next request gets the replica.
    */
   async open(ref: FileVersionRef, idx: number, plan: BlockRow): Promise<{ size: number; stream: ReadableStream<Uint8Array>; store: string } | null> {
     const [first, second] = blockStores(idx, this.stores.length);
@@ -176,30 +178,28 @@ export class Replicas {
     for (const row of rows) {
       const store = this.stores[row.store];
       if (!store) continue;
-      const hash = this.hashes.job();
-      const onDamaged = () => {
-        this.log.error({ store: store.label }, 'block copy failed its SHA-256 while being sent; forgetting it');
-        this.db.forgetReplica(ref.file, ref.version, idx, row.store, row.blob);
+      const hash = this.verifyDownloads ? this.hashes.job() : undefined;
+      const check: StreamCheck | undefined = hash && {
+        update: (chunk) => hash.update(chunk),
+        end: async () => {
+          if (!(await hash.digest()).equals(plan.sha256)) {
+            this.log.error({ store: store.label }, 'block copy failed its SHA-256 while being sent; forgetting it');
+            this.db.forgetReplica(ref.file, ref.version, idx, row.store, row.blob);
+            throw new Error('stored block failed its SHA-256');
+          }
+        },
+        abort: () => hash.abort(),
       };
       let blob;
       try {
-        blob = await store.get(row.blob, {
-          update: (chunk) => hash.update(chunk),
-          end: async () => {
-            if (!(await hash.digest()).equals(plan.sha256)) {
-              onDamaged();
-              throw new Error('stored block failed its SHA-256');
-            }
-          },
-          abort: () => hash.abort(),
-        });
+        blob = await store.get(row.blob, check);
       } catch (e) {
-        hash.abort();
+        hash?.abort();
         this.log.warn({ store: store.label, err: String(e) }, 'block store unreadable; trying the replica');
         continue;
       }
       if (!blob) {
-        hash.abort();
+        hash?.abort();
         this.log.warn({ store: store.label }, 'block copy missing; trying the replica');
         continue;
       }
