@@ -27,8 +27,8 @@ import { Sessions, type DirectoryEnv } from './sessions';
 
 export interface DirectoryService extends RelayService {
   /**
-   * The one-time setup token while the relay is not set up yet (also logged once as
-   * `setupUrl: /setup#<token>`); undefined once setup is done. For the starter to print.
+   * The one-time setup token while the relay is not set up yet; undefined once setup is done.
+   * For the starter to print on the console (never logged).
    */
   setupToken?: string;
 }
@@ -85,7 +85,9 @@ export async function createDirectoryServiceWith(ctx: ServiceContext, options: D
   sweep.unref();
 
   const setupToken = issueSetupToken(db);
-  if (setupToken) ctx.log.warn({ setupUrl: `/setup#${setupToken}` }, 'the relay is not set up yet: open this setup link on the relay once (it works only once)');
+  // The token itself goes only to the starter's console banner: structured logs are shipped and
+  // kept, and a live setup token there would let anyone who reads them create the administrators.
+  if (setupToken) ctx.log.warn({ setupPending: true }, 'the relay is not set up yet: use the one-time setup link printed at start');
 
   return {
     name: 'directory',

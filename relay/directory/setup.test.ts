@@ -11,16 +11,17 @@ let h: Harness;
 afterEach(async () => h?.close());
 
 describe('directory: first-run setup', () => {
-  it('logs the setup link once and exposes the token to the starter', async () => {
+  it('exposes the token to the starter and logs that setup is pending, never the token itself', async () => {
     const lines: string[] = [];
     const ctx = await testServiceContext('directory');
     ctx.log = createLogger({ level: 'info', destination: new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }) });
     const service = await createDirectoryService(ctx);
     const token = (service as { setupToken?: string }).setupToken!;
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const logged = lines.map((l) => JSON.parse(l) as { level: number; setupUrl?: string }).filter((l) => l.setupUrl);
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; setupPending?: boolean }).filter((l) => l.setupPending);
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: 40, setupUrl: `/setup#${token}` });
+    expect(logged[0]).toMatchObject({ level: 40 });
+    expect(lines.join('')).not.toContain(token);
     await service.close?.();
   });
 
