@@ -5,6 +5,7 @@
  */
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import { concatBytes } from '../../shared/crypto/bytes';
 import { HttpError } from '../http/errors';
 
 export const DEFAULT_JSON_LIMIT = 64 * 1024;
@@ -27,13 +28,7 @@ export async function readBodyLimited(c: Context, maxBytes: number): Promise<Uin
     }
     parts.push(value);
   }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 function describeIssues(error: z.ZodError): string {
