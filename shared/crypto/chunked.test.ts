@@ -15,7 +15,7 @@ import {
   parseCiphertextLength,
 } from './chunked';
 import { fromHex } from './encoding';
-import { isCryptoError } from './errors';
+import { codeOf } from '../test-support/outcome';
 
 const message = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
 const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -44,16 +44,6 @@ function nodeDecrypt(key: Uint8Array, context: Uint8Array, ct: Uint8Array): Buff
       if (off + piece.length !== body.length) throw new Error('trailing');
       return Buffer.concat(out);
     }
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isCryptoError(e)) return e.code;
-    throw e;
   }
 }
 

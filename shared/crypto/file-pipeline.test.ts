@@ -7,7 +7,7 @@ import { blockRange, blockStores, createBlockCutter, planBlocks, type CutBlock }
 import { ciphertextLength, createDecryptStream, createEncryptStream, fileContext, HEADER_SIZE } from './chunked';
 import { generateDek } from './contract-keys';
 import { toBase64url } from './encoding';
-import { isCryptoError } from './errors';
+import { codeOf } from '../test-support/outcome';
 import { buildManifest, checkHeaderMatches, createBlockVerifier, signManifest, verifyManifest, type FileManifest } from './manifest';
 import { generateSigningKeyPair, signStatement } from './statements';
 import type { SignedStatement } from './statements';
@@ -64,16 +64,6 @@ async function download(signed: unknown, blocks: { index: number; bytes: Uint8Ar
     chunks.push(value);
   }
   return new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isCryptoError(e)) return e.code;
-    throw e;
-  }
 }
 
 const plaintext = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256);
