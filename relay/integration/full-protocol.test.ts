@@ -82,9 +82,14 @@ function stop(relay: RelayProcess, signal: NodeJS.Signals): Promise<void> {
 
 class Api {
   constructor(
-    private readonly base: string,
+    readonly base: string,
     readonly fetch: CaFetch,
   ) {}
+
+  /** The directory client's transport, over the same trusted connection. */
+  directory() {
+    return httpTransport('/api/directory', (url, init) => this.fetch(`${this.base}${url}`, init as never));
+  }
   async call<T = any>(method: string, path: string, body?: unknown, session?: string): Promise<T> {
     const headers: Record<string, string> = {};
     if (session) headers.authorization = `Bearer ${session}`;
@@ -118,7 +123,7 @@ interface Member {
 }
 
 async function registerMember(api: Api, invitationCode: string, password: string, label: string): Promise<Member> {
-  const dir = httpTransport('/api/directory', (url, init) => api.fetch(`${apiBase(api)}${url}`, init as never));
+  const dir = api.directory();
   const salt = newSalt();
   const params = { ...DEFAULT_ARGON2_PARAMS };
   const p = await derivePasswordHalf(password, salt, params);
@@ -148,14 +153,9 @@ async function registerMember(api: Api, invitationCode: string, password: string
   return { account: reg.account, username: reg.username, password, session: reg.session };
 }
 
-const bases = new WeakMap<Api, string>();
-function apiBase(api: Api): string {
-  return bases.get(api)!;
-}
-
 /** Login and unlock: prelogin, Argon2id, OPAQUE, ticket, escrow challenge, KEK, private keys. */
 async function unlock(api: Api, username: string, password: string) {
-  const dir = httpTransport('/api/directory', (url, init) => api.fetch(`${apiBase(api)}${url}`, init as never));
+  const dir = api.directory();
   const pre = await prelogin(dir, username);
   const p = await derivePasswordHalf(password, pre.salt, pre.params);
   const session = await login(dir, username, p);
@@ -218,7 +218,6 @@ describe('the full protocol against the relay over HTTPS', () => {
     fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
     const base = `https://localhost:${port}`;
     const api = new Api(base, fetcher);
-    bases.set(api, base);
 
     // First run: the enterprise and its three administrators.
     const setup = await api.call('POST', '/api/directory/setup', {
@@ -306,7 +305,6 @@ describe('the full protocol against the relay over HTTPS', () => {
     const fetcher2 = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
     fetcher = fetcher2;
     const api2 = new Api(base, fetcher2);
-    bases.set(api2, base);
 
     const status = await api2.call('GET', '/api/vault/files/f-1/versions/1/blocks', undefined, me.session);
     expect(status.present).toEqual(expect.arrayContaining([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));

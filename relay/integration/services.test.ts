@@ -3,7 +3,8 @@
  * service key, an OpenAPI 3.1 document that lists every route the service serves, its own SQLite
  * file in its own folder and no other, and Prometheus metrics.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -28,15 +29,15 @@ beforeAll(async () => {
   base = relay.url;
 });
 afterAll(async () => {
+  agent?.destroy();
   await relay.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 // Over the relay's real HTTPS listener, trusting only its local CA.
+let agent: Agent | undefined;
 async function get(path: string): Promise<Response> {
-  const { Agent, request } = await import('node:https');
-  const { readFileSync } = await import('node:fs');
-  const agent = new Agent({ ca: readFileSync(join(dataDir, 'tls', 'ca.pem')) });
+  agent ??= new Agent({ ca: readFileSync(join(dataDir, 'tls', 'ca.pem')) });
   return new Promise((resolve, reject) => {
     request(new URL(path, base), { agent }, (res) => {
       const chunks: Buffer[] = [];
