@@ -72,6 +72,15 @@ async function startRelayProcess(port: number, dataDir: string): Promise<RelayPr
   return { proc, output };
 }
 
+async function waitForOutput(relay: RelayProcess, pattern: RegExp, ms = 10_000): Promise<RegExpExecArray | null> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const match = pattern.exec(relay.output.join(''));
+    if (match || Date.now() > until) return match;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function stop(relay: RelayProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
     if (relay.proc.exitCode !== null) return resolve();
@@ -213,7 +222,8 @@ describe('the full protocol against the relay over HTTPS', () => {
   it('registers, unlocks, uploads across a crash, survives a lost store, and leaks nothing', async () => {
     const port = await freePort();
     relay = await startRelayProcess(port, dataDir);
-    const setupToken = /setup#([A-Za-z0-9_-]{43})/.exec(relay.output.join(''))?.[1];
+    // The banner arrives in several writes: wait for its setup line, not just the URL.
+    const setupToken = (await waitForOutput(relay, /setup#([A-Za-z0-9_-]{43})/))?.[1];
     expect(setupToken, 'the first start prints a one-time setup link').toBeDefined();
     fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
     const base = `https://localhost:${port}`;
@@ -301,6 +311,7 @@ describe('the full protocol against the relay over HTTPS', () => {
     await inFlight;
     fetcher.close();
     relay = await startRelayProcess(port, dataDir);
+    expect(await waitForOutput(relay, /NODE_EXTRA_CA_CERTS/)).not.toBeNull();
     expect(relay.output.join('')).not.toMatch(/setup#/);
     const fetcher2 = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
     fetcher = fetcher2;
