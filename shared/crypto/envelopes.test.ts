@@ -52,6 +52,24 @@ describe('RSA-OAEP-3072 envelopes', () => {
     expect(Buffer.from(await crypto.subtle.sign('HMAC', dek, msg)).equals(Buffer.from(await crypto.subtle.sign('HMAC', opened, msg)))).toBe(true);
   });
 
+  it('wraps a P-256 private key as PKCS#8 (the enterprise CA key) and node:crypto reads the same key out of it', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 65537 });
+    const pub = await importEnvelopePublicKey(pair.publicKey.export({ type: 'spki', format: 'der' }));
+    const ca = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const cctx = { purpose: 'ca-key', recipient: 'acct-bob', ca: 'fp' };
+    const env = await sealEnvelope(pub, ca.privateKey, cctx, 'pkcs8');
+    const out = privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from(envelopeLabel(cctx)) }, fromBase64url(env.wrapped));
+    expect(out.equals(Buffer.from(await crypto.subtle.exportKey('pkcs8', ca.privateKey)))).toBe(true);
+
+    const env2 = await sealEnvelope(bob.publicKey, ca.privateKey, cctx, 'pkcs8');
+    const opened = await openEnvelope(bob.privateKey, env2, cctx, { algorithm: { name: 'ECDSA', namedCurve: 'P-256' }, usages: ['sign'], format: 'pkcs8' });
+    expect(opened.extractable).toBe(false);
+    const msg = new Uint8Array(8);
+    const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, opened, msg);
+    expect(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, ca.publicKey, sig, msg)).toBe(true);
+    await expect(openEnvelope(bob.privateKey, env2, { ...cctx, ca: 'other' }, { algorithm: { name: 'ECDSA', namedCurve: 'P-256' }, usages: ['sign'], format: 'pkcs8' })).rejects.toThrow(/E_CONTEXT/);
+  });
+
   it('refuses an envelope moved to another context before decrypting (E_CONTEXT)', async () => {
     const env = await sealEnvelope(bob.publicKey, spaceKey, ctx);
     await expect(openEnvelope(bob.privateKey, env, { ...ctx, keyVersion: 4 }, AES)).rejects.toThrow(/E_CONTEXT/);

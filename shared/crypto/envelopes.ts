@@ -75,11 +75,16 @@ export function envelopeLabel(context: EnvelopeContext): Uint8Array<ArrayBuffer>
   return concatBytes(LABEL_PREFIX, utf8(canonicalJson(context)));
 }
 
-/** Wraps an extractable symmetric key (AES or HMAC) to `publicKey` for `context`. */
-export async function sealEnvelope(publicKey: CryptoKey, key: CryptoKey, context: EnvelopeContext): Promise<Envelope> {
+/**
+ * Wraps an extractable symmetric key (AES or HMAC, format 'raw') to `publicKey` for `context`.
+ * Format 'pkcs8' wraps a P-256 private key (the enterprise CA's, seal keys): its PKCS#8 is about
+ * 138 bytes, inside RSA-OAEP-3072/SHA-256's 318-byte limit, so no hybrid layer is needed.
+ */
+export async function sealEnvelope(publicKey: CryptoKey, key: CryptoKey, context: EnvelopeContext, format: 'raw' | 'pkcs8' = 'raw'): Promise<Envelope> {
   checkEnvelopePublicKey(publicKey);
   const label = envelopeLabel(context);
-  const wrapped = new Uint8Array(await crypto.subtle.wrapKey('raw', key, publicKey, { name: 'RSA-OAEP', label }));
+  if (format === 'pkcs8' && (key.algorithm as EcKeyAlgorithm).namedCurve !== 'P-256') fail('E_FORMAT', 'only P-256 private keys fit in an envelope');
+  const wrapped = new Uint8Array(await crypto.subtle.wrapKey(format, key, publicKey, { name: 'RSA-OAEP', label }));
   return { v: 1, alg: ENVELOPE_ALG, context: { ...context }, wrapped: toBase64url(wrapped) };
 }
 
@@ -96,7 +101,7 @@ export async function openEnvelope(
   privateKey: CryptoKey,
   envelope: unknown,
   expected: EnvelopeContext,
-  unwrapAs: { algorithm: AesKeyAlgorithm | HmacImportParams; usages: KeyUsage[]; extractable?: boolean },
+  unwrapAs: { algorithm: AesKeyAlgorithm | HmacImportParams | EcKeyImportParams; usages: KeyUsage[]; extractable?: boolean; format?: 'raw' | 'pkcs8' },
 ): Promise<CryptoKey> {
   if (typeof envelope !== 'object' || envelope === null) return fail('E_FORMAT', 'envelope must be an object');
   const env = envelope as Partial<Envelope>;
@@ -109,7 +114,7 @@ export async function openEnvelope(
   if (wrapped.length !== modulusBytes) fail('E_FORMAT', `wrapped key must be ${modulusBytes} bytes, got ${wrapped.length}`);
   try {
     return await crypto.subtle.unwrapKey(
-      'raw',
+      unwrapAs.format ?? 'raw',
       wrapped,
       privateKey,
       { name: 'RSA-OAEP', label: envelopeLabel(expected) },
