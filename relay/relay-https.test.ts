@@ -123,6 +123,11 @@ describe('relay over HTTPS with the local CA', () => {
     expect(printed).toMatch(/trust/i);
     expect(printed).not.toMatch(/placeholder/);
     expect(printed).toMatch(/FIRST RUN: open https:\/\/localhost:\d+\/setup#[A-Za-z0-9_-]{43} /);
+    // The same link in a file only the relay's user can read, for operators without the console.
+    const linkFile = join(dataDir, 'setup-link.txt');
+    const link = readFileSync(linkFile, 'utf8').trim();
+    expect(printed).toContain(`FIRST RUN: open ${link} `);
+    expect(statSync(linkFile).mode & 0o777).toBe(0o600);
   });
 
   it('serves the SPA and the API to a client that trusts only the local CA', async () => {

@@ -1,6 +1,6 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -203,6 +203,7 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
   }
 
   for (const line of startupBanner({ url, httpPort: actualHttpPort, tls, services })) log(line);
+  writeSetupLink(dataDir, url, services);
   return { url, port: actualPort, httpPort: actualHttpPort, tls, services: names, close };
 }
 
@@ -229,6 +230,20 @@ function stopServer(server: HttpServer | HttpsServer): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/**
+ * The one-time setup link also goes to <data>/setup-link.txt (0600, only the relay's user can
+ * read it), for operators whose console output is not at hand (a service manager, a container).
+ * Once setup is done the token is spent and the file is removed at the next start.
+ */
+export const SETUP_LINK_FILE = 'setup-link.txt';
+
+function writeSetupLink(dataDir: string, url: string, services: readonly RelayService[]): void {
+  const path = join(dataDir, SETUP_LINK_FILE);
+  const setupToken = services.find((s) => s.setupToken)?.setupToken;
+  if (setupToken) writeFileSync(path, `${url}setup#${setupToken}\n`, { mode: 0o600 });
+  else rmSync(path, { force: true });
 }
 
 function startupBanner({

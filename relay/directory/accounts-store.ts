@@ -3,7 +3,7 @@
  * Routes go through these functions rather than writing SQL themselves, so the shape of an
  * account on the wire is decided in one place (and never includes the OPAQUE record or salt).
  */
-import type { AccountProfile, AccountStatus, Role } from '../../shared/schemas/directory';
+import { isAdminRole, type AccountProfile, type AccountStatus, type Role } from '../../shared/schemas/directory';
 import type { Db } from '../common/db';
 import { HttpError } from '../http/errors';
 import { conflictFromSqlite, iso } from './util';
@@ -34,6 +34,12 @@ export interface AccountRow {
   disabled_reason: string | null;
   created_at: number;
   updated_at: number;
+  certificate_serial: string | null;
+  certificate_revoked_at: number | null;
+  certificate_revoked_reason: string | null;
+  certificate_revoked_by: string | null;
+  recovery_key: string | null;
+  recovery_key_at: number | null;
 }
 
 /** Usernames are ASCII (schema) and stored lower-cased, so "Alice" and "alice" are one name. */
@@ -119,9 +125,40 @@ export function holdersOf(db: Db, role: Role): number {
   return row.n;
 }
 
+/**
+ * The administrator role the account is the only (not disabled) holder of, if any: disabling it
+ * or removing that role would leave nobody to approve anything, or nobody to read the audit log.
+ */
+export function soleAdminRole(db: Db, account: string): Role | undefined {
+  return rolesOf(db, account).find((r) => isAdminRole(r) && holdersOf(db, r) <= 1);
+}
+
 /** An account becomes active once it is both approved and registered. */
 export function activateIfReady(db: Db, id: string, now: number): void {
   db.prepare(`UPDATE accounts SET status = 'active', updated_at = ? WHERE id = ? AND status = 'invited' AND approved_by IS NOT NULL AND registered_at IS NOT NULL`).run(now, id);
+}
+
+/**
+ * Certified means others may wrap keys to the account now: a certificate was stored, it has not
+ * been revoked (a profile change revokes it: it names the old identity), and the account is not
+ * disabled.
+ */
+export function isCertified(row: AccountRow): boolean {
+  return row.certified_at !== null && row.certificate_revoked_at === null && row.status !== 'disabled';
+}
+
+export type RevocationReason = 'profile-changed' | 'account-disabled';
+
+/**
+ * Revokes the account's current certificate, if it has one that is not revoked yet; returns what
+ * was revoked (for the audit entry) or undefined. Call inside the transaction that changes the
+ * account.
+ */
+export function revokeCertificate(db: Db, id: string, reason: RevocationReason, by: string, now: number): { serial: string | null } | undefined {
+  const row = mustGetAccount(db, id);
+  if (row.certified_at === null || row.certificate_revoked_at !== null) return undefined;
+  db.prepare('UPDATE accounts SET certificate_revoked_at = ?, certificate_revoked_reason = ?, certificate_revoked_by = ?, updated_at = ? WHERE id = ?').run(now, reason, by, now, id);
+  return { serial: row.certificate_serial };
 }
 
 export function toProfile(db: Db, row: AccountRow): AccountProfile {
@@ -136,7 +173,7 @@ export function toProfile(db: Db, row: AccountRow): AccountProfile {
     roles: rolesOf(db, row.id),
     approved: row.approved_by !== null,
     registered: row.registered_at !== null,
-    certified: row.certified_at !== null,
+    certified: isCertified(row),
     signingKeyId: row.signing_key_id,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),

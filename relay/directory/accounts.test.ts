@@ -10,8 +10,6 @@ beforeAll(async () => {
 });
 afterAll(async () => e.h.close());
 
-const PEM = `-----BEGIN CERTIFICATE-----\n${Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]).toString('base64')}\n-----END CERTIFICATE-----\n`;
-
 async function code(res: Response): Promise<[number, string]> {
   return [res.status, (await json<{ error: { code: string } }>(res)).error.code];
 }
@@ -88,41 +86,37 @@ describe('directory: accounts', () => {
     const { h } = e;
     const a = await addEmployee(e, 'E340');
     const keys = await json<Record<string, unknown>>(await h.get(`/accounts/${a.account}/public-keys`));
-    expect(Object.keys(keys).sort()).toEqual(['account', 'certificate', 'certified', 'envelopeKey', 'roles', 'signingKey', 'signingKeyId', 'status']);
+    expect(Object.keys(keys).sort()).toEqual(['account', 'certificate', 'certified', 'envelopeKey', 'revoked', 'roles', 'signingKey', 'signingKeyId', 'status']);
     expect(keys.envelopeKey).toMatch(/^[A-Za-z0-9_-]+$/);
     expect((await h.get('/accounts/unknown-account/public-keys')).status).toBe(404);
     expect((await h.get('/accounts/bad%20id/public-keys')).status).toBe(400);
   });
 
-  it('stores a certificate from a security-admin and marks the account certified', async () => {
-    const { h, admins } = e;
-    const a = await addEmployee(e, 'E350');
-    expect(await code(await h.post(`/accounts/${a.account}/certificate`, { certificate: PEM }, admins['system-admin'].session))).toEqual([403, 'E_FORBIDDEN']);
-    expect(await code(await h.post(`/accounts/${a.account}/certificate`, { certificate: 'not a pem' }, admins['security-admin'].session))).toEqual([400, 'E_VALIDATION']);
-    const notDer = `-----BEGIN CERTIFICATE-----\n${Buffer.from('hello world').toString('base64')}\n-----END CERTIFICATE-----\n`;
-    expect(await code(await h.post(`/accounts/${a.account}/certificate`, { certificate: notDer }, admins['security-admin'].session))).toEqual([400, 'E_VALIDATION']);
-    const huge = `-----BEGIN CERTIFICATE-----\n${'QUFB\n'.repeat(5000)}-----END CERTIFICATE-----\n`;
-    expect(await code(await h.post(`/accounts/${a.account}/certificate`, { certificate: huge }, admins['security-admin'].session))).toEqual([413, 'E_TOO_LARGE']);
-    expect(await code(await h.post(`/accounts/${admins['security-admin'].account}/certificate`, { certificate: PEM }, admins['security-admin'].session))).toEqual([403, 'E_FOUR_EYES']);
-    const invited = await addEmployee(e, 'E351', { register: false });
-    expect(await code(await h.post(`/accounts/${invited.account}/certificate`, { certificate: PEM }, admins['security-admin'].session))).toEqual([409, 'E_NOT_REGISTERED']);
-
-    expect((await h.post(`/accounts/${a.account}/certificate`, { certificate: PEM }, admins['security-admin'].session)).status).toBe(200);
-    expect(await json(await h.get(`/accounts/${a.account}/public-keys`))).toMatchObject({ certified: true, certificate: PEM });
-    expect(e.h.ctx.audit.events.at(-1)).toMatchObject({ actor: admins['security-admin'].account, action: 'account.certify', target: `account:${a.account}` });
-  });
-
-  it('disables an account, ends its sessions, and protects the last administrators', async () => {
+  it('changes a contact: the account itself or a system-admin, audited', async () => {
     const { h, admins } = e;
     const a = await addEmployee(e, 'E360');
-    expect((await h.get('/me', a.session)).status).toBe(200);
-    expect(await code(await h.post(`/accounts/${a.account}/disable`, { reason: 'x' }, a.session))).toEqual([403, 'E_FORBIDDEN']);
-    expect((await h.post(`/accounts/${a.account}/disable`, { reason: 'left' }, admins['security-admin'].session)).status).toBe(200);
-    expect(await code(await h.get('/me', a.session))).toEqual([401, 'E_UNAUTHORIZED']);
-    expect(await json(await h.get(`/accounts/${a.account}/public-keys`))).toMatchObject({ status: 'disabled' });
-    expect(await code(await h.post(`/accounts/${a.account}/disable`, { reason: 'again' }, admins['security-admin'].session))).toEqual([409, 'E_CONFLICT']);
-    expect(await code(await h.post(`/accounts/${admins['auditor'].account}/disable`, { reason: 'x' }, admins['system-admin'].session))).toEqual([409, 'E_LAST_ADMIN']);
-    expect(await code(await h.post(`/accounts/${admins['system-admin'].account}/disable`, { reason: 'x' }, admins['system-admin'].session))).toEqual([403, 'E_FOUR_EYES']);
+    const b = await addEmployee(e, 'E361');
+    const own = await h.put(`/accounts/${a.account}/contact`, { contact: 'new@example.test' }, a.session);
+    expect(own.status).toBe(200);
+    expect(AccountProfileSchema.parse(await own.json()).contact).toBe('new@example.test');
+    expect(e.h.ctx.audit.events.at(-1)).toMatchObject({ actor: a.account, action: 'profile.contact', target: `account:${a.account}`, outcome: 'ok' });
+    expect((await h.put(`/accounts/${a.account}/contact`, { contact: 'desk 4' }, admins['system-admin'].session)).status).toBe(200);
+    expect(await json(await h.get(`/accounts/${a.account}`, a.session))).toMatchObject({ contact: 'desk 4' });
+    expect(await code(await h.put(`/accounts/${a.account}/contact`, { contact: 'x' }, b.session))).toEqual([403, 'E_FORBIDDEN']);
+    expect(await code(await h.put(`/accounts/${a.account}/contact`, { contact: 'x' }, admins['security-admin'].session))).toEqual([403, 'E_FORBIDDEN']);
+    expect(await code(await h.put(`/accounts/${a.account}/contact`, { contact: 'x' }))).toEqual([401, 'E_UNAUTHORIZED']);
+    for (const bad of [{}, { contact: '' }, { contact: 'two\nlines' }, { contact: 'x'.repeat(201) }, { contact: 'x', legalName: 'Sneaky' }]) {
+      expect(await code(await h.put(`/accounts/${a.account}/contact`, bad, a.session))).toEqual([400, 'E_VALIDATION']);
+    }
+    expect(await code(await h.put('/accounts/nobody/contact', { contact: 'x' }, admins['system-admin'].session))).toEqual([404, 'E_NOT_FOUND']);
+    expect(await json(await h.get(`/accounts/${a.account}`, a.session))).toMatchObject({ contact: 'desk 4', legalName: 'Person E360' });
+  });
+
+  it('no longer offers the direct disable route: disabling is a request and an approval', async () => {
+    const { h, admins } = e;
+    const a = await addEmployee(e, 'E362');
+    expect((await h.post(`/accounts/${a.account}/disable`, { reason: 'x' }, admins['security-admin'].session)).status).toBe(404);
+    expect(await json(await h.get(`/accounts/${a.account}/public-keys`))).toMatchObject({ status: 'active' });
   });
 
   it('manages departments (system-admin creates, anyone signed in lists)', async () => {

@@ -4,6 +4,7 @@ import type { ApiDescription } from '../common/openapi';
 import type { ServiceContext } from '../services/service';
 import type { OpaqueServer, PendingLogins } from './opaque';
 import type { AttemptLimiter } from './rate-limit';
+import type { PendingRecoveries } from './recovery';
 import type { InstallationSecrets } from './secrets';
 import type { Sessions } from './sessions';
 
@@ -16,7 +17,9 @@ export interface DirectoryDeps {
   secrets: InstallationSecrets;
   opaque: OpaqueServer;
   pendingLogins: PendingLogins;
+  pendingRecoveries: PendingRecoveries;
   sessions: Sessions;
+  /** unsuccessful sign-ins per name and per address; recovery uses the same limiters under its own keys */
   limits: { username: AttemptLimiter; address: AttemptLimiter };
 }
 

@@ -61,7 +61,7 @@ describe('directory: setup, registration, login, session, ticket', () => {
     const keys = await h.get(`/accounts/${sysadmin.account}/public-keys`);
     expect(keys.status).toBe(200);
     const keysBody = PublicKeysResponse.parse(await keys.json());
-    expect(keysBody).toMatchObject({ account: sysadmin.account, status: 'active', roles: ['system-admin'], certified: false, certificate: null });
+    expect(keysBody).toMatchObject({ account: sysadmin.account, status: 'active', roles: ['system-admin'], certified: false, revoked: false, certificate: null });
     expect(keysBody.signingKeyId).toMatch(/^[A-Za-z0-9_-]{22}$/);
 
     // What the audit log was told, in order.
@@ -105,9 +105,23 @@ describe('directory: setup, registration, login, session, ticket', () => {
         'GET /accounts/{id}',
         'GET /me',
         'POST /accounts/{id}/approve',
-        'POST /accounts/{id}/disable',
         'GET /accounts/{id}/public-keys',
         'POST /accounts/{id}/certificate',
+        'PUT /accounts/{id}/contact',
+        'GET /accounts/{id}/history',
+        'GET /enterprise',
+        'PUT /enterprise/ca',
+        'GET /policy',
+        'PUT /policy',
+        'POST /account-requests',
+        'GET /account-requests',
+        'POST /account-requests/{id}/approve',
+        'POST /account-requests/{id}/reject',
+        'POST /password/start',
+        'POST /password/finish',
+        'PUT /recovery-key',
+        'POST /recovery/start',
+        'POST /recovery/finish',
         'GET /departments',
         'POST /departments',
         'POST /role-requests',

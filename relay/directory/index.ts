@@ -1,6 +1,7 @@
 /**
- * The directory service: accounts, departments, roles and approvals, OPAQUE registration and
- * login, sessions and escrow tickets, public keys. Its own SQLite file and signing key; the
+ * The directory service: the enterprise (name, root CA, security policy), accounts, departments,
+ * roles and four-eyes requests, OPAQUE registration, login, password change and recovery,
+ * sessions and escrow tickets, public keys and certificates. Its own SQLite file and signing key; the
  * others know it only by the tokens it signs (docs/relay-api.md).
  */
 import { join } from 'node:path';
@@ -15,9 +16,15 @@ import type { DirectoryDeps } from './deps';
 import { DIRECTORY_MIGRATIONS } from './migrations';
 import { createOpaqueSetup, OpaqueServer, PendingLogins } from './opaque';
 import { AttemptLimiter, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './rate-limit';
+import { PendingRecoveries } from './recovery';
+import { accountRequestRoutes } from './routes/account-requests';
 import { accountRoutes } from './routes/accounts';
 import { departmentRoutes } from './routes/departments';
+import { enterpriseRoutes } from './routes/enterprise';
+import { historyRoutes } from './routes/history';
 import { auditLoginFailure, loginRoutes } from './routes/login';
+import { passwordRoutes } from './routes/password';
+import { recoveryRoutes } from './routes/recovery';
 import { registerRoutes } from './routes/register';
 import { roleRequestRoutes } from './routes/role-requests';
 import { sessionRoutes } from './routes/session';
@@ -55,6 +62,7 @@ export async function createDirectoryServiceWith(ctx: ServiceContext, options: D
     secrets,
     opaque: await OpaqueServer.create(secrets.opaqueServerSetup),
     pendingLogins: new PendingLogins(now),
+    pendingRecoveries: new PendingRecoveries(now),
     sessions: new Sessions(db, ctx.key, now),
     limits: { username: new AttemptLimiter(limits.perUsername, now), address: new AttemptLimiter(limits.perAddress, now) },
   };
@@ -68,11 +76,16 @@ export async function createDirectoryServiceWith(ctx: ServiceContext, options: D
   app.get('/key', (c) => c.json({ service: 'directory' as const, publicKey: ctx.key.publicB64u }));
 
   setupRoutes(app, deps);
+  enterpriseRoutes(app, deps);
   accountRoutes(app, deps);
+  historyRoutes(app, deps);
   departmentRoutes(app, deps);
   roleRequestRoutes(app, deps);
+  accountRequestRoutes(app, deps);
   registerRoutes(app, deps);
   loginRoutes(app, deps);
+  passwordRoutes(app, deps);
+  recoveryRoutes(app, deps);
   sessionRoutes(app, deps);
 
   deps.api.add({ method: 'get', path: '/openapi.json', summary: 'This description' });

@@ -2,10 +2,10 @@ import { client, ready } from '@serenity-kit/opaque';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deriveOpaqueInput } from '../../shared/crypto/account-keys';
 import { DEFAULT_ARGON2_PARAMS } from '../../shared/crypto/argon2';
-import { login, prelogin } from '../../shared/protocol/directory-client';
+import { login, OPAQUE_KEY_STRETCHING, prelogin } from '../../shared/protocol/directory-client';
 import { LoginStartResponse, PreloginResponse } from '../../shared/schemas/directory';
 import { LOGIN_STATE_TTL_MS } from './opaque';
-import { addEmployee, json, loginPerson, makeDirectory, setUpEnterprise, type Harness } from './test-harness';
+import { addEmployee, disableAccount, json, loginPerson, makeDirectory, setUpEnterprise, type Harness } from './test-harness';
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -85,8 +85,8 @@ describe('directory: login', () => {
     expect(k.loginResponse.length).toBe(u.loginResponse.length);
     expect(k.loginId.length).toBe(u.loginId.length);
     // The OPAQUE client cannot finish either one.
-    expect(client.finishLogin({ clientLoginState: known.clientLoginState, loginResponse: k.loginResponse, password: known.password })).toBeUndefined();
-    expect(client.finishLogin({ clientLoginState: unknown.clientLoginState, loginResponse: u.loginResponse, password: unknown.password })).toBeUndefined();
+    expect(client.finishLogin({ clientLoginState: known.clientLoginState, loginResponse: k.loginResponse, password: known.password, keyStretching: OPAQUE_KEY_STRETCHING })).toBeUndefined();
+    expect(client.finishLogin({ clientLoginState: unknown.clientLoginState, loginResponse: u.loginResponse, password: unknown.password, keyStretching: OPAQUE_KEY_STRETCHING })).toBeUndefined();
 
     // Sending a finish anyway gets one and the same answer.
     const fk = await h.post('/login/finish', { loginId: k.loginId, finishLoginRequest: forgedFinish() });
@@ -126,7 +126,7 @@ describe('directory: login', () => {
     const p = admins['auditor'];
     const { res, clientLoginState, password } = await startLogin(p.username, p.passwordHalf);
     const { loginId, loginResponse } = await json<{ loginId: string; loginResponse: string }>(res);
-    const { finishLoginRequest } = client.finishLogin({ clientLoginState, loginResponse, password })!;
+    const { finishLoginRequest } = client.finishLogin({ clientLoginState, loginResponse, password, keyStretching: OPAQUE_KEY_STRETCHING })!;
     h.clock.t += LOGIN_STATE_TTL_MS;
     const late = await h.post('/login/finish', { loginId, finishLoginRequest });
     expect(late.status).toBe(401);
@@ -134,7 +134,7 @@ describe('directory: login', () => {
 
     const second = await startLogin(p.username, p.passwordHalf);
     const s2 = await json<{ loginId: string; loginResponse: string }>(second.res);
-    const f2 = client.finishLogin({ clientLoginState: second.clientLoginState, loginResponse: s2.loginResponse, password: second.password })!;
+    const f2 = client.finishLogin({ clientLoginState: second.clientLoginState, loginResponse: s2.loginResponse, password: second.password, keyStretching: OPAQUE_KEY_STRETCHING })!;
     expect((await h.post('/login/finish', { loginId: s2.loginId, finishLoginRequest: f2.finishLoginRequest })).status).toBe(200);
     const replay = await h.post('/login/finish', { loginId: s2.loginId, finishLoginRequest: f2.finishLoginRequest });
     expect(replay.status).toBe(401);
@@ -145,8 +145,7 @@ describe('directory: login', () => {
     h = await makeDirectory();
     const e = await setUpEnterprise(h);
     const emp = await addEmployee(e, 'E200');
-    const disable = await h.post(`/accounts/${emp.account}/disable`, { reason: 'left the company' }, e.admins['system-admin'].session);
-    expect(disable.status).toBe(200);
+    await disableAccount(e, emp.account);
     // Wrong password: the same 401 as anyone else.
     await expect(login(h.transport, emp.username, new Uint8Array(32).fill(3))).rejects.toMatchObject({ status: 401, code: 'E_LOGIN_FAILED' });
     // Right password: now it may know.

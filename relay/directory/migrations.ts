@@ -124,4 +124,74 @@ export const DIRECTORY_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_account ON sessions(account);
     `,
   },
+  {
+    // Enterprise accounts (issue 4): the enterprise root CA, certificate revocation, four-eyes
+    // account requests, session origins (for fresh-login checks) and recovery-auth keys.
+    version: 2,
+    sql: `
+      -- The enterprise root CA certificate, stored once and never rewritten: every employee
+      -- certificate is checked against it, so replacing it would silently re-root the enterprise.
+      CREATE TABLE enterprise_ca (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        certificate TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        created_by TEXT NOT NULL REFERENCES accounts(id),
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TRIGGER enterprise_ca_no_update BEFORE UPDATE ON enterprise_ca
+      BEGIN
+        SELECT RAISE(ABORT, 'E_CA_FIXED: the enterprise CA is stored once');
+      END;
+      CREATE TRIGGER enterprise_ca_no_delete BEFORE DELETE ON enterprise_ca
+      BEGIN
+        SELECT RAISE(ABORT, 'E_CA_FIXED: the enterprise CA is stored once');
+      END;
+
+      -- The current certificate's serial and its revocation. A new certificate clears the revocation.
+      ALTER TABLE accounts ADD COLUMN certificate_serial TEXT;
+      ALTER TABLE accounts ADD COLUMN certificate_revoked_at INTEGER;
+      ALTER TABLE accounts ADD COLUMN certificate_revoked_reason TEXT;
+      ALTER TABLE accounts ADD COLUMN certificate_revoked_by TEXT;
+      -- Raw Ed25519 public key (base64url) of the recovery-auth key made from the recovery code.
+      ALTER TABLE accounts ADD COLUMN recovery_key TEXT;
+      ALTER TABLE accounts ADD COLUMN recovery_key_at INTEGER;
+
+      -- How a session began: 'login', 'registration', 'recovery' or 'password-change' (NULL for
+      -- sessions older than this column). Password change and the recovery key need a session
+      -- that began with a proof of the password (or recovery code) minutes ago, not a refreshed one.
+      ALTER TABLE sessions ADD COLUMN via TEXT;
+
+      -- Four eyes for real-name changes and disabling: one person asks, a security-admin who is
+      -- neither the requester nor the account concerned decides.
+      CREATE TABLE account_requests (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        kind TEXT NOT NULL CHECK (kind IN ('profile', 'disable')),
+        legal_name TEXT,
+        employee_number TEXT,
+        reason TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+        requested_by TEXT NOT NULL REFERENCES accounts(id),
+        requested_at INTEGER NOT NULL,
+        decided_by TEXT REFERENCES accounts(id),
+        decided_at INTEGER,
+        rejection_reason TEXT,
+        -- what the approval replaced (profile), so history shows old and new
+        replaced_legal_name TEXT,
+        replaced_employee_number TEXT,
+        CHECK (decided_by IS NULL OR decided_by <> requested_by),
+        CHECK (decided_by IS NULL OR decided_by <> account),
+        CHECK ((status = 'pending') = (decided_by IS NULL)),
+        -- a profile change is asked by the account itself and names something to change
+        CHECK (kind <> 'profile' OR (requested_by = account AND reason IS NULL AND (legal_name IS NOT NULL OR employee_number IS NOT NULL))),
+        -- nobody asks to disable their own account
+        CHECK (kind <> 'disable' OR (requested_by <> account AND reason IS NOT NULL AND legal_name IS NULL AND employee_number IS NULL))
+      ) STRICT;
+      CREATE INDEX account_requests_status ON account_requests(status, requested_at);
+      CREATE INDEX account_requests_account ON account_requests(account, requested_at);
+      -- At most one pending request of each kind per account.
+      CREATE UNIQUE INDEX account_requests_one_pending ON account_requests(account, kind) WHERE status = 'pending';
+    `,
+  },
 ];

@@ -2,7 +2,7 @@ import { client, ready } from '@serenity-kit/opaque';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deriveOpaqueInput } from '../../shared/crypto/account-keys';
 import { toBase64url } from '../../shared/crypto/encoding';
-import { register } from '../../shared/protocol/directory-client';
+import { OPAQUE_KEY_STRETCHING, register } from '../../shared/protocol/directory-client';
 import { DEFAULT_ARGON2_PARAMS } from '../../shared/crypto/argon2';
 import { INVITATION_LIFETIME_MS } from './invitations';
 import { json, makeDirectory, registerPerson, setupBody, type Harness } from './test-harness';
@@ -27,7 +27,7 @@ async function finishBody(invitationCode: string, overrides: Record<string, unkn
   const start = await h.post('/register/start', { invitationCode, registrationRequest });
   expect(start.status).toBe(200);
   const { registrationResponse } = await json<{ registrationResponse: string }>(start);
-  const { registrationRecord } = client.finishRegistration({ password, registrationResponse, clientRegistrationState });
+  const { registrationRecord } = client.finishRegistration({ password, registrationResponse, clientRegistrationState, keyStretching: OPAQUE_KEY_STRETCHING });
   const keys = await h.nextKeys();
   return {
     invitationCode,

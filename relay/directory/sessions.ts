@@ -17,6 +17,17 @@ import { randomId } from './util';
 
 /** A login is good for at most 12 hours of refreshes; then the password is asked again. */
 export const SESSION_MAX_AGE_MS = 12 * 3600 * 1000;
+/**
+ * Changing the password or the recovery key needs a session that began this recently with a
+ * proof of the password (OPAQUE login or registration) or of the recovery code: the relay never
+ * sees the old password, so a fresh proof is how it knows the caller still has it, and a stolen
+ * or unattended session (refreshed for hours) cannot lock the owner out.
+ */
+export const FRESH_SESSION_MS = 5 * 60 * 1000;
+
+/** How a session began (sessions.via). Each is a proof of the password or the recovery code. */
+export type SessionOrigin = 'login' | 'registration' | 'recovery' | 'password-change';
+const FRESH_ORIGINS: readonly SessionOrigin[] = ['login', 'registration', 'recovery', 'password-change'];
 export const ESCROW_TICKET_LIFETIME_SECONDS = 60;
 
 export interface Caller {
@@ -55,14 +66,21 @@ export class Sessions {
   ) {}
 
   /** Starts a new session for the account and signs its first token. */
-  async start(account: string): Promise<IssuedSession> {
+  async start(account: string, via: SessionOrigin): Promise<IssuedSession> {
     const now = this.now();
     const id = randomId();
     const notAfter = now + SESSION_MAX_AGE_MS;
     // Forget rows that can no longer be refreshed, so the table does not grow forever.
     this.db.prepare('DELETE FROM sessions WHERE not_after < ?').run(now - SESSION_MAX_AGE_MS);
-    this.db.prepare('INSERT INTO sessions (id, account, created_at, expires_at, not_after) VALUES (?, ?, ?, ?, ?)').run(id, account, now, now, notAfter);
+    this.db.prepare('INSERT INTO sessions (id, account, created_at, expires_at, not_after, via) VALUES (?, ?, ?, ?, ?, ?)').run(id, account, now, now, notAfter, via);
     return this.sign(id, account, notAfter);
+  }
+
+  /** True if the session began with a password or recovery-code proof at most FRESH_SESSION_MS ago. */
+  isFresh(id: string): boolean {
+    const row = this.db.prepare('SELECT created_at, via FROM sessions WHERE id = ?').get(id) as { created_at: number; via: string | null } | undefined;
+    if (!row || row.via === null || !(FRESH_ORIGINS as readonly string[]).includes(row.via)) return false;
+    return this.now() - row.created_at <= FRESH_SESSION_MS;
   }
 
   /** A new token for a live session, with the account's current roles. */
@@ -132,6 +150,14 @@ export function sessionAnswer(s: IssuedSession): { session: string; account: str
 export function requireSession(sessions: Sessions): MiddlewareHandler<DirectoryEnv> {
   return async (c, next) => {
     c.set('caller', await sessions.check(bearerToken(c)));
+    await next();
+  };
+}
+
+/** A session that began with a password or recovery-code proof minutes ago (FRESH_SESSION_MS). */
+export function requireFreshSession(sessions: Sessions): MiddlewareHandler<DirectoryEnv> {
+  return async (c, next) => {
+    if (!sessions.isFresh(c.get('caller').token.jti)) throw new HttpError(403, 'E_STALE_SESSION', 'sign in again with your password first (at most 5 minutes before this change)');
     await next();
   };
 }

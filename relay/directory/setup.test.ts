@@ -91,7 +91,7 @@ describe('directory: first-run setup', () => {
     const body = await json<{ invitations: { role: string; account: string }[] }>(await h.post('/setup', setupBody(h.service.setupToken!)));
     for (const i of body.invitations) {
       const keys = await json(await h.get(`/accounts/${i.account}/public-keys`));
-      expect(keys).toEqual({ account: i.account, status: 'invited', roles: [i.role], envelopeKey: null, signingKey: null, signingKeyId: null, certified: false, certificate: null });
+      expect(keys).toEqual({ account: i.account, status: 'invited', roles: [i.role], envelopeKey: null, signingKey: null, signingKeyId: null, certified: false, revoked: false, certificate: null });
     }
   });
 

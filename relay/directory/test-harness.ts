@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { generateEnvelopeKeyPair } from '../../shared/crypto/envelopes';
 import { generateSigningKeyPair } from '../../shared/crypto/statements';
 import { DEFAULT_ARGON2_PARAMS } from '../../shared/crypto/argon2';
+import { fromBase64url } from '../../shared/crypto/encoding';
+import { createEnterpriseCa, type EnterpriseCa } from '../../shared/pki/enterprise-ca';
+import { issueEmployeeCertificate } from '../../shared/pki/employee-certificate';
 import { httpTransport, login, newSalt, register, type DirectoryTransport } from '../../shared/protocol/directory-client';
-import type { AdminRole, SessionAnswer } from '../../shared/schemas/directory';
+import { AccountRequestSchema, type AdminRole, type SessionAnswer } from '../../shared/schemas/directory';
 import { createRelayApp } from '../server';
 import { testServiceContext } from '../test-support/service-context';
 import { createDirectoryServiceWith, type DirectoryOptions, type DirectoryService } from './index';
@@ -23,6 +26,7 @@ export interface Harness {
   transport: DirectoryTransport;
   request(path: string, init?: RequestInit): Promise<Response>;
   post(path: string, body?: unknown, session?: string): Promise<Response>;
+  put(path: string, body?: unknown, session?: string): Promise<Response>;
   get(path: string, session?: string): Promise<Response>;
   /** Public keys for the next registration in this directory (distinct within it; reused across directories). */
   nextKeys(): Promise<{ envelopeKey: Uint8Array; signingKey: Uint8Array }>;
@@ -52,6 +56,11 @@ export async function makeDirectory(options: Omit<DirectoryOptions, 'now'> & { d
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (session) headers.authorization = `Bearer ${session}`;
       return request(path, { method: 'POST', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    },
+    put(path, body, session) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (session) headers.authorization = `Bearer ${session}`;
+      return request(path, { method: 'PUT', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     },
     get(path, session) {
       return request(path, session ? { headers: { authorization: `Bearer ${session}` } } : {});
@@ -152,4 +161,50 @@ export async function addEmployee(e: Enterprise, employeeNumber: string, opts: {
 
 export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
   return (await res.json()) as T;
+}
+
+export async function errorCode(res: Response): Promise<[number, string]> {
+  return [res.status, (await json<{ error: { code: string } }>(res)).error.code];
+}
+
+/** A system-admin asks to disable the account and a security-admin approves (four eyes). */
+export async function disableAccount(e: Enterprise, account: string, reason = 'left the company'): Promise<void> {
+  const { h, admins } = e;
+  const asked = await h.post('/account-requests', { kind: 'disable', account, reason }, admins['system-admin'].session);
+  if (asked.status !== 200) throw new Error(`disable request failed: ${asked.status} ${await asked.text()}`);
+  const { id } = AccountRequestSchema.parse(await asked.json());
+  const ok = await h.post(`/account-requests/${id}/approve`, undefined, admins['security-admin'].session);
+  if (ok.status !== 200) throw new Error(`disable approval failed: ${ok.status} ${await ok.text()}`);
+}
+
+/** Makes the enterprise root CA (as the security-admin's browser would) and stores its certificate. */
+export async function setUpCa(e: Enterprise): Promise<EnterpriseCa> {
+  const ca = await createEnterpriseCa('Example Corp', new Date(e.h.clock.t));
+  const res = await e.h.put('/enterprise/ca', { certificate: ca.certificatePem }, e.admins['security-admin'].session);
+  if (res.status !== 200) throw new Error(`storing the CA failed: ${res.status} ${await res.text()}`);
+  return ca;
+}
+
+/** An employee certificate for the account as the directory holds it now (name, number, keys); overrides spoil one field. */
+export async function certificateFor(
+  e: Enterprise,
+  ca: EnterpriseCa,
+  account: string,
+  overrides: Partial<{ legalName: string; employeeNumber: string; account: string; envelopeKey: Uint8Array; signingKey: Uint8Array }> = {},
+): Promise<string> {
+  const { h, admins } = e;
+  const profile = await json<{ legalName: string; employeeNumber: string }>(await h.get(`/accounts/${account}`, admins['security-admin'].session));
+  const keys = await json<{ envelopeKey: string; signingKey: string }>(await h.get(`/accounts/${account}/public-keys`));
+  return issueEmployeeCertificate(
+    ca,
+    { account: overrides.account ?? account, legalName: overrides.legalName ?? profile.legalName, employeeNumber: overrides.employeeNumber ?? profile.employeeNumber, enterprise: 'Example Corp' },
+    { signingKeySpki: overrides.signingKey ?? fromBase64url(keys.signingKey), envelopeKeySpki: overrides.envelopeKey ?? fromBase64url(keys.envelopeKey) },
+    new Date(h.clock.t),
+  );
+}
+
+/** Issues and stores a certificate for the account (security-admin). */
+export async function certify(e: Enterprise, ca: EnterpriseCa, account: string): Promise<void> {
+  const res = await e.h.post(`/accounts/${account}/certificate`, { certificate: await certificateFor(e, ca, account) }, e.admins['security-admin'].session);
+  if (res.status !== 200) throw new Error(`certify failed: ${res.status} ${await res.text()}`);
 }

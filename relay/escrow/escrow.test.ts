@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deriveEscrowAuthKey, deriveKek, randomEscrowShare } from '../../shared/crypto/account-keys';
 import { fromBase64url, toBase64url } from '../../shared/crypto/encoding';
 import { signEscrowChallenge } from '../../shared/formats/escrow-challenge';
+import { signRecoveryChallenge } from '../../shared/formats/recovery-proof';
+import { CLOCK_SKEW_SECONDS } from '../../shared/formats/token';
 import type { AuditEvent, AuditSink } from '../common/audit-sink';
 import { memoryAuditSink } from '../common/audit-sink';
 import { createRelayApp } from '../server';
@@ -118,7 +120,7 @@ describe('escrow service: every-service routes', () => {
     expect((await call('GET', '/key')).json).toEqual({ service: 'escrow', publicKey: ctx.key.publicB64u });
     const doc = (await call('GET', '/openapi.json')).json;
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/escrow/shares', '/api/escrow/shares/status', '/api/escrow/challenge', '/api/escrow/release', '/api/escrow/health']),
+      expect.arrayContaining(['/api/escrow/shares', '/api/escrow/shares/status', '/api/escrow/challenge', '/api/escrow/release', '/api/escrow/health', '/api/escrow/recovery-key']),
     );
     expect(doc.paths['/api/escrow/release'].post.requestBody.content['application/json'].schema.required).toEqual(['ticket', 'challengeId', 'signature']);
   });
@@ -137,7 +139,7 @@ describe('escrow service: registration', () => {
     expect((await register(u, 2)).json.error.code).toBe('E_VERSION');
 
     expect((await register(u)).json).toEqual({ account: 'alice', version: 1 });
-    expect(events.at(-1)).toMatchObject({ actor: 'alice', action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 1 }) });
+    expect(events.at(-1)).toMatchObject({ actor: 'alice', action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 1, via: 'registration' }) });
     const count = events.length;
     expect((await register(u)).status).toBe(200); // same again
     expect(events.length).toBe(count);
@@ -149,8 +151,8 @@ describe('escrow service: registration', () => {
     expect((await register(other, 2)).json.error.code).toBe('E_SIGNATURE'); // a new version needs a proof
 
     const status = await call('GET', '/shares/status', { session: await dir.session('alice') });
-    expect(status.json).toEqual({ account: 'alice', version: 1, authKey: toBase64url(u.auth.publicKey) });
-    expect((await call('GET', '/shares/status', { session: await dir.session('bob') })).json).toEqual({ account: 'bob', version: null, authKey: null });
+    expect(status.json).toEqual({ account: 'alice', version: 1, authKey: toBase64url(u.auth.publicKey), recoveryKey: null });
+    expect((await call('GET', '/shares/status', { session: await dir.session('bob') })).json).toEqual({ account: 'bob', version: null, authKey: null, recoveryKey: null });
     expect((await call('GET', '/shares/status')).status).toBe(401);
   });
 
@@ -451,7 +453,7 @@ describe('escrow service: password change', () => {
 
     const ok = await register(next, 2, { proof: await proofWith(old.auth.privateKey) });
     expect(ok.json).toEqual({ account: 'alice', version: 2 });
-    expect(events.at(-1)).toMatchObject({ actor: 'alice', action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 2 }) });
+    expect(events.at(-1)).toMatchObject({ actor: 'alice', action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 2, via: 'password' }) });
     expect((await register(next, 2)).status).toBe(200); // idempotent without a new proof
     expect((await register(old, 1)).status).toBe(200); // the old version is unchanged
     expect((await register(next, 1)).json.error.code).toBe('E_CONFLICT');
@@ -461,5 +463,287 @@ describe('escrow service: password change', () => {
     expectRefused(await unlock(old), 403, 'E_SIGNATURE');
     const released = await unlock(next);
     expect(released.json).toEqual({ version: 2, share: toBase64url(next.share) });
+
+    // The proof may name its kind: "auth" is the same proof.
+    const third = await newUser('alice');
+    advance(ESCROW_POLICY.windowMs + 1);
+    const explicit = await register(third, 3, { proof: { kind: 'auth', ...(await proofWith(next.auth.privateKey)) } });
+    expect(explicit.json).toEqual({ account: 'alice', version: 3 });
+    expect(events.at(-1)).toMatchObject({ action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 3, via: 'password' }) });
+    expect((await register(third, 4, { proof: { kind: 'other', ...(await proofWith(third.auth.privateKey)) } })).json.error.code).toBe('E_VALIDATION');
+  });
+});
+
+// ---- recovery key ----------------------------------------------------------------------------
+
+/** A recovery-auth key pair (the browser derives it from the recovery code; any Ed25519 key does here). */
+async function recoveryKeyPair(): Promise<{ privateKey: CryptoKey; publicKey: Uint8Array }> {
+  return deriveEscrowAuthKey(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+type Env = Awaited<ReturnType<typeof setup>>;
+
+/** A recovery proof as the browser makes it: ticket, challenge, recovery signature binding the new auth key and version. */
+async function recoveryProof(
+  env: Env,
+  account: string,
+  key: CryptoKey,
+  newAuthKey: Uint8Array,
+  version: number,
+  o: { format?: 'recovery' | 'escrow-challenge'; ip?: string } = {},
+) {
+  const t = await env.ticket(account);
+  const ch = await env.challenge(t.token, o.ip);
+  expect(ch.status).toBe(200);
+  const challenge = fromBase64url(ch.json.challenge);
+  const signature =
+    o.format === 'escrow-challenge'
+      ? await signEscrowChallenge(key, challenge, account, t.jti)
+      : await signRecoveryChallenge(key, challenge, account, t.jti, newAuthKey, version);
+  return { kind: 'recovery' as const, ticket: t.token, challengeId: ch.json.challengeId, signature: toBase64url(signature) };
+}
+
+/** An escrow-auth proof (for PUT /recovery-key and password changes). */
+async function authProof(env: Env, account: string, key: CryptoKey) {
+  const t = await env.ticket(account);
+  const ch = await env.challenge(t.token);
+  return { ticket: t.token, challengeId: ch.json.challengeId, signature: await env.sign(key, ch, account, t.jti) };
+}
+
+describe('escrow service: recovery key', () => {
+  it('registers a recovery key with version 1 and refuses to add or change it without a proof', async () => {
+    const env = await setup();
+    const { register, call, events } = env;
+    const u = await newUser('alice');
+    const rk = await recoveryKeyPair();
+    const session = await dir.session('alice');
+    const weak = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0));
+    expect((await register(u, 1, { recoveryKey: toBase64url(weak) })).json.error.code).toBe('E_KEY_WEAK');
+    expect((await register(u, 1, { recoveryKey: toBase64url(u.auth.publicKey) })).json.error.code).toBe('E_KEY_WEAK');
+    expect((await register(u, 1, { recoveryKey: toBase64url(rk.publicKey).slice(1) })).json.error.code).toBe('E_VALIDATION');
+
+    expect((await register(u, 1, { recoveryKey: toBase64url(rk.publicKey) })).json).toEqual({ account: 'alice', version: 1 });
+    expect(events.at(-1)).toMatchObject({ action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 1, via: 'registration', recoveryKey: true }) });
+    expect((await call('GET', '/shares/status', { session })).json.recoveryKey).toBe(toBase64url(rk.publicKey));
+    // idempotent with or without naming it again; a different one is a conflict (a stolen session cannot swap it)
+    expect((await register(u, 1, { recoveryKey: toBase64url(rk.publicKey) })).status).toBe(200);
+    expect((await register(u)).status).toBe(200);
+    const other = await recoveryKeyPair();
+    expect((await register(u, 1, { recoveryKey: toBase64url(other.publicKey) })).json.error.code).toBe('E_CONFLICT');
+    // nor add one to an account registered without it
+    const b = await newUser('bob');
+    await register(b);
+    expect((await register(b, 1, { recoveryKey: toBase64url(other.publicKey) })).json.error.code).toBe('E_CONFLICT');
+    expect((await call('GET', '/shares/status', { session: await dir.session('bob') })).json.recoveryKey).toBeNull();
+    // only version 1 carries it
+    const next = await newUser('alice');
+    const v2 = await register(next, 2, { recoveryKey: toBase64url(other.publicKey), proof: await authProof(env, 'alice', u.auth.privateKey) });
+    expect([v2.status, v2.json.error.code]).toEqual([400, 'E_VALIDATION']);
+    expect((await call('GET', '/shares/status', { session })).json).toMatchObject({ version: 1, recoveryKey: toBase64url(rk.publicKey) });
+  });
+
+  it('sets and replaces the recovery key with PUT /recovery-key and a proof by the current escrow-auth key only', async () => {
+    const env = await setup();
+    const { register, call, events, expectRefused, advance } = env;
+    const u = await newUser('alice');
+    await register(u);
+    const session = await dir.session('alice');
+    const rk1 = await recoveryKeyPair();
+    const rk2 = await recoveryKeyPair();
+    const put = async (recoveryKey: Uint8Array, proof: unknown, s: string | undefined = session) =>
+      call('PUT', '/recovery-key', { ...(s ? { session: s } : {}), body: { recoveryKey: toBase64url(recoveryKey), proof } });
+
+    expect((await put(rk1.publicKey, await authProof(env, 'alice', u.auth.privateKey), '')).status).toBe(401);
+    expectRefused(await put(rk1.publicKey, undefined), 400, 'E_VALIDATION', 'alice');
+    // a recovery proof does not set the recovery key
+    expectRefused(await put(rk1.publicKey, await recoveryProof(env, 'alice', rk1.privateKey, u.auth.publicKey, 1)), 400, 'E_VALIDATION', 'alice');
+    // signed by another key: the new recovery key itself
+    expectRefused(await put(rk1.publicKey, await authProof(env, 'alice', rk1.privateKey)), 403, 'E_SIGNATURE', 'alice');
+    expectRefused(await put(u.auth.publicKey, await authProof(env, 'alice', u.auth.privateKey)), 400, 'E_KEY_WEAK', 'alice');
+    advance(ESCROW_POLICY.windowMs + 1);
+    // a proof for another account
+    const b = await newUser('bob');
+    await register(b);
+    expectRefused(await put(rk1.publicKey, await authProof(env, 'bob', b.auth.privateKey)), 403, 'E_TICKET_ACCOUNT', 'alice');
+    expect(events.filter((e) => e.action === 'escrow.recovery-key' && e.outcome === 'ok')).toEqual([]);
+    expect((await call('GET', '/shares/status', { session })).json.recoveryKey).toBeNull();
+
+    const set = await put(rk1.publicKey, await authProof(env, 'alice', u.auth.privateKey));
+    expect(set.json).toEqual({ account: 'alice', version: 1, recoveryKey: toBase64url(rk1.publicKey) });
+    expect(events.at(-1)).toMatchObject({ actor: 'alice', action: 'escrow.recovery-key', outcome: 'ok', details: expect.objectContaining({ version: 1, replaced: false }) });
+    const replaced = await put(rk2.publicKey, await authProof(env, 'alice', u.auth.privateKey));
+    expect(replaced.status).toBe(200);
+    expect(events.at(-1)).toMatchObject({ action: 'escrow.recovery-key', outcome: 'ok', details: expect.objectContaining({ replaced: true }) });
+    expect((await call('GET', '/shares/status', { session })).json.recoveryKey).toBe(toBase64url(rk2.publicKey));
+    // the auth key of a later version must differ from the recovery key
+    const same = { ...(await newUser('alice')), auth: { ...u.auth, publicKey: rk2.publicKey } };
+    expect((await register(same, 2, { proof: await authProof(env, 'alice', u.auth.privateKey) })).json.error.code).toBe('E_KEY_WEAK');
+  });
+
+  it('registers a new version with the same E and a new escrow-auth key after a forgotten password', async () => {
+    const env = await setup();
+    const { register, call, events, expectRefused, unlock, advance } = env;
+    const old = await newUser('alice');
+    const rk = await recoveryKeyPair();
+    await register(old, 1, { recoveryKey: toBase64url(rk.publicKey) });
+    const session = await dir.session('alice');
+    // a new password: new escrow-auth key, the same E (the recovery wrapping gave it back)
+    const next = { ...(await newUser('alice')), share: old.share };
+    const recover = async (proof: unknown, user = next, version = 2) => register(user, version, { proof });
+    const lastVia = () => expect(events.at(-1)!.details).toMatchObject({ via: 'recovery' });
+
+    // A recovery signature over the escrow-challenge bytes (no recovery domain) proves nothing.
+    expectRefused(await recover(await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 2, { format: 'escrow-challenge' })), 403, 'E_SIGNATURE', 'alice');
+    lastVia();
+    // The old escrow-auth key cannot pass as the recovery key.
+    expectRefused(await recover(await recoveryProof(env, 'alice', old.auth.privateKey, next.auth.publicKey, 2)), 403, 'E_SIGNATURE', 'alice');
+    advance(ESCROW_POLICY.windowMs + 1);
+    // The signature binds the new auth key and the version.
+    const someoneElse = await newUser('alice');
+    expectRefused(await recover(await recoveryProof(env, 'alice', rk.privateKey, someoneElse.auth.publicKey, 2)), 403, 'E_SIGNATURE', 'alice');
+    expectRefused(await recover(await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 3)), 403, 'E_SIGNATURE', 'alice');
+    // A recovery keeps E: a new share is refused even with a good recovery signature.
+    const newShare = await newUser('alice');
+    expectRefused(await recover(await recoveryProof(env, 'alice', rk.privateKey, newShare.auth.publicKey, 2), newShare), 409, 'E_SHARE_MISMATCH', 'alice');
+    expect((await call('GET', '/shares/status', { session })).json.version).toBe(1);
+    expect(events.filter((e) => e.action === 'escrow.register' && e.outcome === 'ok')).toHaveLength(1);
+
+    advance(ESCROW_POLICY.windowMs + 1);
+    const ok = await recover(await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 2));
+    expect(ok.json).toEqual({ account: 'alice', version: 2 });
+    expect(events.at(-1)).toMatchObject({ actor: 'alice', action: 'escrow.register', outcome: 'ok', details: expect.objectContaining({ version: 2, via: 'recovery' }) });
+    expect((await call('GET', '/shares/status', { session })).json).toEqual({
+      account: 'alice',
+      version: 2,
+      authKey: toBase64url(next.auth.publicKey),
+      recoveryKey: toBase64url(rk.publicKey),
+    });
+    // the new password's key releases the same E; the old one no longer does
+    advance(ESCROW_POLICY.windowMs + 1);
+    expect((await unlock(next)).json).toEqual({ version: 2, share: toBase64url(old.share) });
+    expect((await unlock(old)).json.error.code).toBe('E_SIGNATURE');
+  });
+
+  it('never releases E with the recovery key, and refuses a recovery for an account without one', async () => {
+    const env = await setup();
+    const { register, ticket, challenge, sign, call, expectRefused } = env;
+    const u = await newUser('alice');
+    const rk = await recoveryKeyPair();
+    await register(u, 1, { recoveryKey: toBase64url(rk.publicKey) });
+    const t = await ticket(u);
+    const ch = await challenge(t.token);
+    expectRefused(await call('POST', '/release', { body: { ticket: t.token, challengeId: ch.json.challengeId, signature: await sign(rk.privateKey, ch, u.id, t.jti) } }), 403, 'E_SIGNATURE', 'alice');
+    const t2 = await ticket(u);
+    const ch2 = await challenge(t2.token);
+    const recoverySig = toBase64url(await signRecoveryChallenge(rk.privateKey, fromBase64url(ch2.json.challenge), u.id, t2.jti, u.auth.publicKey, 1));
+    expectRefused(await call('POST', '/release', { body: { kind: 'recovery', ticket: t2.token, challengeId: ch2.json.challengeId, signature: recoverySig } }), 400, 'E_VALIDATION');
+    expectRefused(await call('POST', '/release', { body: { ticket: t2.token, challengeId: ch2.json.challengeId, signature: recoverySig } }), 403, 'E_SIGNATURE', 'alice');
+
+    const b = await newUser('bob');
+    await register(b);
+    const next = { ...(await newUser('bob')), share: b.share };
+    const res = await register(next, 2, { proof: await recoveryProof(env, 'bob', rk.privateKey, next.auth.publicKey, 2) });
+    expectRefused(res, 409, 'E_NO_RECOVERY_KEY', 'bob');
+  });
+
+  it('locks the account after repeated bad recovery proofs and rate-limits them, as for releases', async () => {
+    const env = await setup();
+    const { register, ticket, challenge, events, expectRefused, unlock, advance } = env;
+    const u = await newUser('alice');
+    const rk = await recoveryKeyPair();
+    await register(u, 1, { recoveryKey: toBase64url(rk.publicKey) });
+    const next = { ...(await newUser('alice')), share: u.share };
+    const wrong = await recoveryKeyPair();
+    const badRecovery = async () => register(next, 2, { proof: await recoveryProof(env, 'alice', wrong.privateKey, next.auth.publicKey, 2) });
+    for (let i = 0; i < ESCROW_POLICY.maxFailures - 1; i++) {
+      expectRefused(await badRecovery(), 403, 'E_SIGNATURE');
+      advance(31_000);
+    }
+    // bad recovery proofs and bad release signatures count together
+    expectRefused(await unlock(u, { key: wrong.privateKey }), 403, 'E_SIGNATURE');
+    expect(events.find((e) => e.action === 'escrow.lockout')).toMatchObject({ actor: 'alice', details: expect.objectContaining({ failures: ESCROW_POLICY.maxFailures }) });
+    advance(31_000);
+    expectRefused(await challenge((await ticket(u)).token), 423, 'E_LOCKED', 'alice');
+
+    // Once unlocked, bad recovery proofs alone lock it again, and then even the right recovery key is refused.
+    advance(ESCROW_POLICY.lockMs);
+    for (let i = 0; i < ESCROW_POLICY.maxFailures - 1; i++) {
+      advance(31_000);
+      expect((await badRecovery()).json.error.code).toBe('E_SIGNATURE');
+    }
+    const pending = await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 2); // obtained before the lock
+    expect((await badRecovery()).json.error.code).toBe('E_SIGNATURE');
+    expect(events.filter((e) => e.action === 'escrow.lockout')).toHaveLength(2);
+    expectRefused(await register(next, 2, { proof: pending }), 423, 'E_LOCKED', 'alice');
+    expect(events.at(-1)!.details).toMatchObject({ via: 'recovery' });
+
+    // Rate limit: past the account's calls in a window, a recovery proof is refused with 429.
+    advance(ESCROW_POLICY.lockMs + ESCROW_POLICY.windowMs);
+    const ready = await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 2);
+    for (let i = 1; i < ESCROW_POLICY.callsPerWindow; i++) expect((await challenge((await ticket(u)).token, `198.51.100.${i}`)).status).toBe(200);
+    const limited = await register(next, 2, { proof: ready });
+    expect([limited.status, limited.json.error.code]).toEqual([429, 'E_RATE_LIMITED']);
+    expect(events.at(-1)).toMatchObject({ action: 'escrow.register', outcome: 'refused', details: expect.objectContaining({ reason: 'E_RATE_LIMITED', via: 'recovery' }) });
+    advance(ESCROW_POLICY.windowMs + 1);
+    expect((await register(next, 2, { proof: await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 2) })).status).toBe(200);
+  });
+
+  it('takes back a recovery key, or its change, that the audit log cannot record', async () => {
+    const sink = memoryAuditSink();
+    let failOn = '';
+    const failing: AuditSink & { events: AuditEvent[] } = {
+      events: sink.events,
+      async record(event) {
+        if (event.action === failOn && event.outcome === 'ok') throw new Error('audit log down');
+        await sink.record(event);
+      },
+    };
+    const env = await setup({ audit: failing });
+    const { register, call } = env;
+    const u = await newUser('alice');
+    const rk1 = await recoveryKeyPair();
+    const session = await dir.session('alice');
+    failOn = 'escrow.register';
+    expect((await register(u, 1, { recoveryKey: toBase64url(rk1.publicKey) })).status).toBe(503);
+    expect((await call('GET', '/shares/status', { session })).json).toMatchObject({ version: null, recoveryKey: null });
+    failOn = '';
+    expect((await register(u, 1, { recoveryKey: toBase64url(rk1.publicKey) })).status).toBe(200);
+    failOn = 'escrow.recovery-key';
+    const rk2 = await recoveryKeyPair();
+    const res = await call('PUT', '/recovery-key', { session, body: { recoveryKey: toBase64url(rk2.publicKey), proof: await authProof(env, 'alice', u.auth.privateKey) } });
+    expect([res.status, res.json.error.code]).toEqual([503, 'E_AUDIT_UNAVAILABLE']);
+    expect((await call('GET', '/shares/status', { session })).json.recoveryKey).toBe(toBase64url(rk1.publicKey));
+  });
+});
+
+describe('escrow service: disabled accounts', () => {
+  // Escrow never asks the directory about an account: it trusts the directory's tickets, and the
+  // directory issues none to a disabled account. A ticket issued just before the account was
+  // disabled works until it expires (at most 60 s, plus the 30 s clock skew tokens allow); after that, nothing.
+  it('gives an account nothing once its last ticket has expired, whatever its session says', async () => {
+    const env = await setup();
+    const { register, ticket, challenge, sign, call, advance, expectRefused } = env;
+    const u = await newUser('alice');
+    const rk = await recoveryKeyPair();
+    await register(u, 1, { recoveryKey: toBase64url(rk.publicKey) });
+    const next = { ...(await newUser('alice')), share: u.share };
+    const lookups = dir.lookups.length;
+    // tickets issued before the directory disabled the account
+    const early = await ticket(u);
+    const earlyCh = await challenge(early.token);
+    const forRecovery = await recoveryProof(env, 'alice', rk.privateKey, next.auth.publicKey, 2);
+    const unused = await ticket(u);
+    // ... the account is disabled now and gets no more tickets. Within 60 s, an earlier ticket still works:
+    const within = await call('POST', '/release', { body: { ticket: early.token, challengeId: earlyCh.json.challengeId, signature: await sign(u.auth.privateKey, earlyCh, u.id, early.jti) } });
+    expect(within.status).toBe(200);
+    advance((ESCROW_POLICY.ticketMaxLifetimeSeconds + CLOCK_SKEW_SECONDS + 1) * 1000);
+    // After that: no challenge, no release, no recovery, and the session alone never reveals E.
+    expectRefused(await challenge(unused.token), 401, 'E_TICKET_EXPIRED');
+    expectRefused(await call('POST', '/release', { body: { ticket: unused.token, challengeId: earlyCh.json.challengeId, signature: toBase64url(new Uint8Array(64)) } }), 401, 'E_TICKET_EXPIRED');
+    expectRefused(await register(next, 2, { proof: forRecovery }), 401, 'E_TICKET_EXPIRED', 'alice');
+    const status = await call('GET', '/shares/status', { session: await dir.session('alice') });
+    expect(status.json.version).toBe(1);
+    expect(JSON.stringify(status.json)).not.toContain(toBase64url(u.share));
+    expect(dir.lookups.length).toBe(lookups); // escrow made no directory lookup of its own
   });
 });

@@ -6,6 +6,12 @@
  *   - an Ed25519 signature by the escrow-auth key (seed derived from the password half P) over a
  *     fresh challenge bound to that ticket (shared/formats/escrow-challenge.ts).
  * A malicious directory can mint tickets but cannot sign challenges, so it alone never obtains E.
+ * An account may also register a recovery-auth key (Ed25519, from its recovery code): with a
+ * ticket and a signature over a challenge (shared/formats/recovery-proof.ts) it registers a new
+ * share version with the same E and a new escrow-auth key after a forgotten password. It never
+ * releases E, and its failures count toward the same rate limits and lockout.
+ * Escrow never asks the directory about an account: a disabled account gets no new tickets, and
+ * a ticket issued just before the account was disabled stays usable until it expires (<= 60 s).
  * Calls are rate-limited per account and per client address, five bad signatures in fifteen
  * minutes lock the account for fifteen minutes, and every release and refusal is audited: a
  * release whose audit entry cannot be written is not made.
@@ -17,12 +23,15 @@ import { equalBytes } from '../../shared/crypto/bytes';
 import { fromBase64url, toBase64url } from '../../shared/crypto/encoding';
 import { isCryptoError } from '../../shared/crypto/errors';
 import { TICKET_ID_MAX_LENGTH, verifyEscrowChallenge } from '../../shared/formats/escrow-challenge';
+import { verifyRecoveryChallenge } from '../../shared/formats/recovery-proof';
 import { importEd25519PublicKey, verifyToken, type TokenPayload } from '../../shared/formats/token';
 import { HealthSchema } from '../../shared/schemas/common';
 import {
   ChallengeRequestSchema,
   ChallengeResponseSchema,
   EscrowProofSchema,
+  PutRecoveryKeyResponseSchema,
+  PutRecoveryKeySchema,
   RegisterShareResponseSchema,
   RegisterShareSchema,
   ReleaseRequestSchema,
@@ -73,7 +82,15 @@ interface Attempt {
   ticketId?: string;
   /** the verified ticket's account, when it differs from the session's (a proof for another account) */
   ticketAccount?: string;
+  /** what a new share version is registered with: a proof by the escrow-auth key or by the recovery key */
+  via?: ShareVia;
 }
+
+/** How a share version was registered: the first, or a later one by the escrow-auth key (password) or the recovery key. */
+type ShareVia = 'registration' | 'password' | 'recovery';
+
+/** Which key must sign the challenge: the escrow-auth key, or the recovery key for a new version with this auth key. */
+type ProofKey = { kind: 'auth' } | { kind: 'recovery'; newAuthKey: Uint8Array; version: number };
 
 // Ed25519 public keys that verify signatures nobody had to make: refused at registration.
 const WEAK_AUTH_KEYS = [new Uint8Array(32), Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0))];
@@ -81,6 +98,16 @@ const WEAK_AUTH_KEYS = [new Uint8Array(32), Uint8Array.from({ length: 32 }, (_, 
 /** Release input as read: `signature` may be missing so that its absence is refused, audited, and still spends the ticket. */
 const ReleaseInputSchema = ReleaseRequestSchema.extend({ signature: ReleaseRequestSchema.shape.signature.optional() });
 const ProofInputSchema = EscrowProofSchema;
+
+/** Refuses all-zero-like weak keys and bytes that are not an Ed25519 public key (E_KEY_WEAK). */
+async function checkEd25519PublicKey(key: Uint8Array, what: string): Promise<void> {
+  if (WEAK_AUTH_KEYS.some((w) => equalBytes(w, key))) throw new HttpError(400, 'E_KEY_WEAK', `the ${what} is a weak Ed25519 key`);
+  try {
+    await importEd25519PublicKey(key);
+  } catch {
+    throw new HttpError(400, 'E_KEY_WEAK', `the ${what} is not an Ed25519 public key`);
+  }
+}
 
 function clientAddress(c: Context<Env>): string {
   const address = c.env?.incoming?.socket?.remoteAddress;
@@ -125,6 +152,7 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
             client: attempt.client,
             ...(attempt.ticketId ? { ticket: attempt.ticketId } : {}),
             ...(attempt.ticketAccount ? { ticketAccount: attempt.ticketAccount } : {}),
+            ...(attempt.via ? { via: attempt.via } : {}),
           },
         });
       }
@@ -173,16 +201,18 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
   };
 
   /**
-   * The two-factor check shared by release and key rotation: a valid unspent ticket (spent now,
-   * whatever follows), an unexpired unused challenge made for that ticket (used up now), and a
-   * signature over it by the account's current escrow-auth key. Returns the ticket and the
-   * account's latest share.
+   * The two-factor check shared by release, key rotation and recovery: a valid unspent ticket
+   * (spent now, whatever follows), an unexpired unused challenge made for that ticket (used up
+   * now), and a signature over it by the account's current escrow-auth key (or, for a recovery,
+   * by its recovery key over the recovery bytes). A bad signature by either key counts toward the
+   * same lockout. Returns the ticket and the account's latest share.
    */
   const authorize = async (
     c: Context<Env>,
     a: Attempt,
     input: { ticket: string; challengeId: string; signature?: string | undefined },
     sessionAccount?: string,
+    proofKey: ProofKey = { kind: 'auth' },
   ): Promise<{ ticket: TokenPayload; share: ShareRow }> => {
     const t = await checkTicket(input.ticket, a);
     if (sessionAccount !== undefined && t.sub !== sessionAccount) throw new HttpError(403, 'E_TICKET_ACCOUNT', 'the escrow ticket is for another account');
@@ -201,8 +231,18 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
     const share = store.latest(t.sub);
     if (!share) throw new HttpError(404, 'E_NO_SHARE', 'no escrow share is registered for this account');
     if (input.signature === undefined) throw new HttpError(401, 'E_SIGNATURE', 'the challenge must be signed with the escrow-auth key');
-    const authKey = await importEd25519PublicKey(new Uint8Array(share.auth_key));
-    const ok = await verifyEscrowChallenge(authKey, fromBase64url(input.signature), new Uint8Array(taken.row.challenge), t.sub, t.jti);
+    const signature = fromBase64url(input.signature);
+    const challenge = new Uint8Array(taken.row.challenge);
+    let ok: boolean;
+    if (proofKey.kind === 'recovery') {
+      const row = store.recoveryKey(t.sub);
+      if (!row) throw new HttpError(409, 'E_NO_RECOVERY_KEY', 'no recovery key is registered for this account');
+      const recoveryKey = await importEd25519PublicKey(new Uint8Array(row.recovery_key));
+      ok = await verifyRecoveryChallenge(recoveryKey, signature, challenge, t.sub, t.jti, proofKey.newAuthKey, proofKey.version);
+    } else {
+      const authKey = await importEd25519PublicKey(new Uint8Array(share.auth_key));
+      ok = await verifyEscrowChallenge(authKey, signature, challenge, t.sub, t.jti);
+    }
     if (!ok) {
       const f = store.recordFailure(t.sub, now(), ESCROW_POLICY.maxFailures, ESCROW_POLICY.failureWindowMs, ESCROW_POLICY.lockMs);
       if (f.lockedUntil !== null) {
@@ -214,7 +254,7 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
           details: { failures: f.failures, until: f.lockedUntil, client: a.client },
         });
       }
-      throw new HttpError(403, 'E_SIGNATURE', 'the challenge signature does not verify with the registered escrow-auth key');
+      throw new HttpError(403, 'E_SIGNATURE', `the challenge signature does not verify with the registered ${proofKey.kind === 'recovery' ? 'recovery' : 'escrow-auth'} key`);
     }
     store.clearFailures(t.sub);
     return { ticket: t, share };
@@ -237,17 +277,19 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
     method: 'post',
     path: '/shares',
     summary:
-      "Register the session account's escrow share E and escrow-auth public key. Version 1 first; a later version needs `proof` made with the current escrow-auth key (as for a release).",
+      "Register the session account's escrow share E and escrow-auth public key. Version 1 first (it may carry the recovery key); a later version needs `proof` made with the current escrow-auth key (as for a release), or a recovery proof by the recovery key, which keeps the same E.",
     auth: 'session',
     body: RegisterShareSchema,
     response: RegisterShareResponseSchema,
     errors: {
-      400: 'E_VALIDATION, E_KEY_WEAK (all-zero share or weak auth key)',
+      400: 'E_VALIDATION, E_KEY_WEAK (all-zero share, weak auth or recovery key, auth key equal to the recovery key)',
       401: 'E_SIGNATURE (proof missing), E_TICKET_INVALID, E_TICKET_EXPIRED',
       403: 'E_SIGNATURE (proof does not verify), E_TICKET_ACCOUNT',
-      409: 'E_CONFLICT (this version holds other values), E_ROLLBACK, E_VERSION (not the next version), E_TICKET_SPENT, E_CHALLENGE, E_CHALLENGE_EXPIRED',
+      404: 'E_NO_SHARE',
+      409: 'E_CONFLICT (this version holds other values), E_ROLLBACK, E_VERSION (not the next version), E_TICKET_SPENT, E_CHALLENGE, E_CHALLENGE_EXPIRED, E_NO_RECOVERY_KEY, E_SHARE_MISMATCH (a recovery must keep E)',
       423: 'E_LOCKED',
       429: 'E_RATE_LIMITED',
+      503: 'E_AUDIT_UNAVAILABLE: nothing was registered',
     },
   });
   app.post('/shares', requireSession(ctx.peers), (c) =>
@@ -257,40 +299,106 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
       const body = await readJson(c, RegisterShareSchema, BODY_LIMIT);
       const share = fromBase64url(body.share);
       const authKey = fromBase64url(body.authKey);
+      const newRecoveryKey = body.recoveryKey === undefined ? null : fromBase64url(body.recoveryKey);
       if (share.every((b) => b === 0)) throw new HttpError(400, 'E_KEY_WEAK', 'the escrow share must not be all zeros');
-      if (WEAK_AUTH_KEYS.some((w) => equalBytes(w, authKey))) throw new HttpError(400, 'E_KEY_WEAK', 'the escrow-auth key is a weak Ed25519 key');
-      try {
-        await importEd25519PublicKey(authKey);
-      } catch {
-        throw new HttpError(400, 'E_KEY_WEAK', 'the escrow-auth key is not an Ed25519 public key');
+      await checkEd25519PublicKey(authKey, 'escrow-auth key');
+      if (newRecoveryKey !== null) {
+        if (body.version !== 1) throw new HttpError(400, 'E_VALIDATION', 'recoveryKey comes with version 1; replace it with PUT /recovery-key');
+        await checkEd25519PublicKey(newRecoveryKey, 'recovery key');
+      }
+      const storedRecoveryKey = store.recoveryKey(account)?.recovery_key;
+      for (const rk of [newRecoveryKey, storedRecoveryKey]) {
+        if (rk && equalBytes(rk, authKey)) throw new HttpError(400, 'E_KEY_WEAK', 'the escrow-auth key must not be the recovery key');
       }
       const same = store.share(account, body.version);
       if (same) {
-        if (equalBytes(same.share, share) && equalBytes(same.auth_key, authKey)) return c.json({ account, version: body.version });
+        const sameRecovery = newRecoveryKey === null || (storedRecoveryKey !== undefined && equalBytes(storedRecoveryKey, newRecoveryKey));
+        if (equalBytes(same.share, share) && equalBytes(same.auth_key, authKey) && sameRecovery) return c.json({ account, version: body.version });
         throw new HttpError(409, 'E_CONFLICT', `version ${body.version} is registered with other values`);
       }
       const latest = store.latest(account);
+      let via: ShareVia = 'registration';
       if (!latest) {
         if (body.version !== 1) throw new HttpError(409, 'E_VERSION', 'register version 1 first');
         if (body.proof) throw new HttpError(400, 'E_VALIDATION', 'version 1 takes no proof');
       } else {
         if (body.version < latest.version) throw new HttpError(409, 'E_ROLLBACK', `version ${latest.version} is already registered`);
         if (body.version !== latest.version + 1) throw new HttpError(409, 'E_VERSION', `the next version is ${latest.version + 1}`);
-        if (!body.proof) throw new HttpError(401, 'E_SIGNATURE', 'a new version needs a proof signed with the current escrow-auth key');
+        if (!body.proof) throw new HttpError(401, 'E_SIGNATURE', 'a new version needs a proof signed with the current escrow-auth key or the recovery key');
+        const proof = validate(ProofInputSchema, body.proof);
+        via = proof.kind === 'recovery' ? 'recovery' : 'password';
+        a.via = via;
         limit(c, `client:${a.client}`);
-        await authorize(c, a, validate(ProofInputSchema, body.proof), account);
+        const proofKey: ProofKey = via === 'recovery' ? { kind: 'recovery', newAuthKey: authKey, version: body.version } : { kind: 'auth' };
+        const { share: current } = await authorize(c, a, proof, account, proofKey);
+        // A recovery replaces the key that guards E, never E itself (the recovery wrapping holds E).
+        if (via === 'recovery' && !equalBytes(current.share, share)) throw new HttpError(409, 'E_SHARE_MISMATCH', 'a recovery registers the escrow share escrow already holds');
       }
-      if (!store.insertShare(account, body.version, Buffer.from(share), Buffer.from(authKey), latest?.version ?? null, now())) {
+      if (!store.insertShare(account, body.version, Buffer.from(share), Buffer.from(authKey), latest?.version ?? null, now(), newRecoveryKey && Buffer.from(newRecoveryKey))) {
         throw new HttpError(409, 'E_CONFLICT', 'another version was registered meanwhile');
       }
       try {
-        await audit({ actor: account, action: 'escrow.register', target: `account:${account}`, outcome: 'ok', details: { version: body.version, client: a.client } });
+        await audit({
+          actor: account,
+          action: 'escrow.register',
+          target: `account:${account}`,
+          outcome: 'ok',
+          details: { version: body.version, via, client: a.client, ...(newRecoveryKey ? { recoveryKey: true } : {}) },
+        });
       } catch (e) {
-        // Nothing changes without its audit entry: take the new version back out.
+        // Nothing changes without its audit entry: take the new version (and its recovery key) back out.
         store.deleteShare(account, body.version);
+        if (newRecoveryKey) store.setRecoveryKey(account, null, now());
         throw e;
       }
       return c.json({ account, version: body.version });
+    }),
+  );
+
+  api.add({
+    method: 'put',
+    path: '/recovery-key',
+    summary: "Set or replace the session account's recovery-auth public key; needs a proof made with the current escrow-auth key (as for a release)",
+    auth: 'session',
+    body: PutRecoveryKeySchema,
+    response: PutRecoveryKeyResponseSchema,
+    errors: {
+      400: 'E_VALIDATION (a recovery proof is not accepted here), E_KEY_WEAK (weak key, or the current escrow-auth key)',
+      401: 'E_TICKET_INVALID, E_TICKET_EXPIRED',
+      403: 'E_SIGNATURE, E_TICKET_ACCOUNT',
+      404: 'E_NO_SHARE',
+      409: 'E_TICKET_SPENT, E_CHALLENGE, E_CHALLENGE_EXPIRED',
+      423: 'E_LOCKED',
+      429: 'E_RATE_LIMITED',
+      503: 'E_AUDIT_UNAVAILABLE: nothing was changed',
+    },
+  });
+  app.put('/recovery-key', requireSession(ctx.peers), (c) =>
+    guarded(c, 'escrow.recovery-key', async (a) => {
+      const account = c.get('session').sub;
+      a.account = account;
+      const body = await readJson(c, PutRecoveryKeySchema, BODY_LIMIT);
+      const recoveryKey = fromBase64url(body.recoveryKey);
+      await checkEd25519PublicKey(recoveryKey, 'recovery key');
+      const current = store.latest(account);
+      if (current && equalBytes(current.auth_key, recoveryKey)) throw new HttpError(400, 'E_KEY_WEAK', 'the recovery key must not be the escrow-auth key');
+      limit(c, `client:${a.client}`);
+      const { share } = await authorize(c, a, body.proof, account);
+      if (equalBytes(share.auth_key, recoveryKey)) throw new HttpError(400, 'E_KEY_WEAK', 'the recovery key must not be the escrow-auth key');
+      const previous = store.setRecoveryKey(account, Buffer.from(recoveryKey), now());
+      try {
+        await audit({
+          actor: account,
+          action: 'escrow.recovery-key',
+          target: `account:${account}`,
+          outcome: 'ok',
+          details: { version: share.version, replaced: previous !== undefined, client: a.client },
+        });
+      } catch (e) {
+        store.setRecoveryKey(account, previous ? previous.recovery_key : null, previous?.updated_at ?? now());
+        throw e;
+      }
+      return c.json({ account, version: share.version, recoveryKey: body.recoveryKey });
     }),
   );
 
@@ -304,7 +412,13 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
   app.get('/shares/status', requireSession(ctx.peers), (c) => {
     const account = c.get('session').sub;
     const latest = store.latest(account);
-    return c.json({ account, version: latest?.version ?? null, authKey: latest ? toBase64url(latest.auth_key) : null });
+    const recovery = store.recoveryKey(account);
+    return c.json({
+      account,
+      version: latest?.version ?? null,
+      authKey: latest ? toBase64url(latest.auth_key) : null,
+      recoveryKey: recovery ? toBase64url(recovery.recovery_key) : null,
+    });
   });
 
   // ---- challenge and release -----------------------------------------------------------------

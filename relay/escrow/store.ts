@@ -46,6 +46,18 @@ const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- each account's recovery-auth public key (Ed25519, from its recovery code): it may register
+      -- a new share version without the old escrow-auth key, and never releases E
+      CREATE TABLE recovery_keys (
+        account TEXT PRIMARY KEY,
+        recovery_key BLOB NOT NULL CHECK (length(recovery_key) = 32),
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface ShareRow {
@@ -54,6 +66,12 @@ export interface ShareRow {
   share: Buffer;
   auth_key: Buffer;
   created_at: number;
+}
+
+export interface RecoveryKeyRow {
+  account: string;
+  recovery_key: Buffer;
+  updated_at: number;
 }
 
 export interface ChallengeRow {
@@ -90,20 +108,39 @@ export function openEscrowStore(dataDir: string) {
     lockout: db.prepare<[string], { until: number }>('SELECT until FROM lockouts WHERE account = ?'),
     lock: db.prepare<[string, number]>('INSERT INTO lockouts (account, until) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET until = excluded.until'),
     pruneLockouts: db.prepare<[number]>('DELETE FROM lockouts WHERE until < ?'),
+    recoveryKey: db.prepare<[string], RecoveryKeyRow>('SELECT * FROM recovery_keys WHERE account = ?'),
+    putRecoveryKey: db.prepare<[string, Buffer, number]>(
+      'INSERT INTO recovery_keys (account, recovery_key, updated_at) VALUES (?, ?, ?) ON CONFLICT (account) DO UPDATE SET recovery_key = excluded.recovery_key, updated_at = excluded.updated_at',
+    ),
+    deleteRecoveryKey: db.prepare<[string]>('DELETE FROM recovery_keys WHERE account = ?'),
   };
 
   return {
     db,
     share: (account: string, version: number) => q.share.get(account, version),
     latest: (account: string) => q.latest.get(account),
-    /** Inserts the next version only if `expectedLatest` is still the newest (null: none yet). */
-    insertShare: db.transaction((account: string, version: number, share: Buffer, authKey: Buffer, expectedLatest: number | null, now: number): boolean => {
-      const top = q.latest.get(account);
-      if ((top?.version ?? null) !== expectedLatest) return false;
-      q.insertShare.run(account, version, share, authKey, now);
-      return true;
-    }),
+    /**
+     * Inserts the next version only if `expectedLatest` is still the newest (null: none yet), and
+     * with it the account's recovery key when one is given.
+     */
+    insertShare: db.transaction(
+      (account: string, version: number, share: Buffer, authKey: Buffer, expectedLatest: number | null, now: number, recoveryKey: Buffer | null = null): boolean => {
+        const top = q.latest.get(account);
+        if ((top?.version ?? null) !== expectedLatest) return false;
+        q.insertShare.run(account, version, share, authKey, now);
+        if (recoveryKey !== null) q.putRecoveryKey.run(account, recoveryKey, now);
+        return true;
+      },
+    ),
     deleteShare: (account: string, version: number) => q.deleteShare.run(account, version),
+    recoveryKey: (account: string) => q.recoveryKey.get(account),
+    /** Sets (or, with null, removes) the account's recovery key; returns the row it replaced. */
+    setRecoveryKey: db.transaction((account: string, recoveryKey: Buffer | null, now: number): RecoveryKeyRow | undefined => {
+      const previous = q.recoveryKey.get(account);
+      if (recoveryKey === null) q.deleteRecoveryKey.run(account);
+      else q.putRecoveryKey.run(account, recoveryKey, now);
+      return previous;
+    }),
     isSpent: (jti: string) => q.isSpent.get(jti) !== undefined,
     /** Marks a ticket spent; false if it already was (one statement, so two racing releases cannot both win). */
     spend: (jti: string, account: string, expiresAtMs: number, now: number) => q.spend.run(jti, account, expiresAtMs, now).changes === 1,

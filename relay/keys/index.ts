@@ -3,12 +3,16 @@
  * account and version, contract spaces, grants (a space key wrapped to a member, signed by the
  * space's manager) and envelopes shared to one account. It stores only wrapped or public
  * material, serves an envelope to nobody but its recipient, and records every grant, revocation
- * and envelope in the audit log.
+ * and envelope in the audit log. It also holds the enterprise CA private key wrapped to each
+ * security administrator (opaque RSA-OAEP envelopes made in a security administrator's browser).
  */
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { canonicalJson, fromBase64url, type Json } from '../../shared/crypto/encoding';
 import {
+  CA_KEY_PURPOSE,
+  CaKeyEnvelopeListSchema,
+  CaKeyRecipientParamSchema,
   CreateEnvelopeResultSchema,
   CreateEnvelopeSchema,
   CreateGrantSchema,
@@ -22,6 +26,8 @@ import {
   GrantsListSchema,
   MyGrantSchema,
   PrivateKeysSchema,
+  PutCaKeyEnvelopeResultSchema,
+  PutCaKeyEnvelopeSchema,
   PutPrivateKeysSchema,
   PutRecoverySchema,
   RecoverySchema,
@@ -41,8 +47,8 @@ import { ApiDescription } from '../common/openapi';
 import { readJson, readParams, readQuery, validate } from '../common/validate';
 import { HttpError } from '../http/errors';
 import type { RelayService, ServiceContext } from '../services/service';
-import { requireCertifiedRecipient, verifySignedBy } from './directory';
-import { openKeysStore, type EnvelopeRow, type SpaceEnvelopeRow } from './store';
+import { requireCaKeyRecipient, requireCertifiedRecipient, SECURITY_ADMIN_ROLE, verifySignedBy } from './directory';
+import { openKeysStore, type CaKeyEnvelopeRow, type EnvelopeRow, type SpaceEnvelopeRow } from './store';
 
 /** Body limits: wrapped keys are a few KiB, envelopes well under 2 KiB; these leave room and no more. */
 export const KEYS_LIMITS = {
@@ -51,6 +57,7 @@ export const KEYS_LIMITS = {
   space: 2 * 1024,
   grant: 16 * 1024,
   envelope: 16 * 1024,
+  caKey: 4 * 1024,
 } as const;
 
 export interface KeysServiceOptions {
@@ -449,6 +456,58 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
     ];
     // Second wall: whatever the query did, nothing leaves here unless it is wrapped to the caller.
     const mine = list.filter((e) => e.envelope.context.recipient === me);
+    return c.json({ envelopes: mine });
+  });
+
+  // ---- enterprise CA private key envelopes ------------------------------------------------
+
+  api.add({
+    method: 'put',
+    path: '/ca-key/:recipient',
+    summary:
+      'Store the enterprise CA private key wrapped to one security administrator (security-admin only); one envelope per recipient and CA certificate, a new one replaces it',
+    auth: 'session',
+    body: PutCaKeyEnvelopeSchema,
+    response: PutCaKeyEnvelopeResultSchema,
+    errors: {
+      400: 'E_VALIDATION (context is not exactly {purpose: "ca-key", recipient, ca}), E_CONTEXT (context.recipient is not :recipient, or not wrapped to the recipient\'s key)',
+      403: 'E_FORBIDDEN (the caller is not, or no longer, an active security administrator)',
+      409: 'E_NOT_SECURITY_ADMIN (recipient is not an active security administrator), E_NOT_CERTIFIED (another administrator without a certified key, or a revoked one), E_KEY_WEAK',
+      413: 'body too large',
+    },
+  });
+  app.put('/ca-key/:recipient', session, requireRole(SECURITY_ADMIN_ROLE), async (c) => {
+    const caller = c.get('session').sub;
+    const { recipient } = readParams(c, CaKeyRecipientParamSchema);
+    const { envelope } = await readJson(c, PutCaKeyEnvelopeSchema, KEYS_LIMITS.caKey);
+    if (envelope.context.recipient !== recipient) throw new HttpError(400, 'E_CONTEXT', 'the envelope context names another recipient');
+    const modulusBytes = await requireCaKeyRecipient(ctx.peers, caller, recipient);
+    if (fromBase64url(envelope.wrapped).length !== modulusBytes) throw new HttpError(400, 'E_CONTEXT', "the envelope is not wrapped to the recipient's envelope key");
+    const ca = envelope.context.ca;
+    const envelopeJson = canonicalJson(envelope);
+    const existing = store.caKeyEnvelope(recipient, ca);
+    if (existing?.envelope === envelopeJson) return c.json({ recipient, ca, replaced: false });
+    const replaced = existing !== undefined;
+    await audit({ actor: caller, action: 'ca-key.envelope', target: `account:${recipient}`, outcome: 'ok', details: { recipient, ca, replaced } });
+    store.putCaKeyEnvelope({ recipient, ca, envelope: envelopeJson, created_by: caller }, now());
+    return c.json({ recipient, ca, replaced });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/ca-key',
+    summary: "The caller's own enterprise CA key envelopes, one per CA certificate (security-admin only)",
+    auth: 'session',
+    response: CaKeyEnvelopeListSchema,
+  });
+  app.get('/ca-key', session, requireRole(SECURITY_ADMIN_ROLE), (c) => {
+    const me = c.get('session').sub;
+    const fromRow = (r: CaKeyEnvelopeRow) => ({ ca: r.ca, envelope: JSON.parse(r.envelope) as EnvelopeWire, createdBy: r.created_by, createdAt: r.created_at });
+    // Second wall: nothing leaves here unless it is a CA-key envelope wrapped to the caller.
+    const mine = store
+      .myCaKeyEnvelopes(me)
+      .map(fromRow)
+      .filter((e) => e.envelope.context.recipient === me && e.envelope.context.purpose === CA_KEY_PURPOSE);
     return c.json({ envelopes: mine });
   });
 

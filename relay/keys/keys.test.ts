@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { toBase64url } from '../../shared/crypto/encoding';
-import { openEnvelope, sealEnvelope, type EnvelopeContext } from '../../shared/crypto/envelopes';
+import { fromBase64url as fromB64u, toBase64url } from '../../shared/crypto/encoding';
+import { ENVELOPE_ALG, envelopeLabel, openEnvelope, sealEnvelope, type Envelope, type EnvelopeContext } from '../../shared/crypto/envelopes';
 import { signStatement, type Statement } from '../../shared/crypto/statements';
 import { ENVELOPE_STATEMENT_TYPE, GRANT_STATEMENT_TYPE, envelopeDigest, type EnvelopeWire, type GrantRole } from '../../shared/schemas/keys';
 import type { AuditEvent, AuditSink } from '../common/audit-sink';
@@ -21,6 +21,17 @@ let alice: TestAccount;
 let bob: TestAccount;
 let uncertified: TestAccount;
 let inactive: TestAccount;
+let revoked: TestAccount; // active, certified, certificate revoked
+let notRevoked: TestAccount; // a directory that sends revoked: false
+let revokedManager: TestAccount;
+// security administrators
+let secFirst: TestAccount; // the first one: nobody could certify them yet
+let secOther: TestAccount; // certified
+let secUncertified: TestAccount;
+let secRevoked: TestAccount;
+let secDisabled: TestAccount;
+let secDemoted: TestAccount; // the directory no longer lists the role; the session still does
+let auditor: TestAccount;
 
 beforeAll(async () => {
   dir = await createFakeDirectory();
@@ -30,6 +41,16 @@ beforeAll(async () => {
   otherManager = await dir.member('mgr-2', { roles: ['employee', 'space-manager'], envelopeKeys: bob.envelopeKeys });
   uncertified = await dir.member('uncert', { certified: false, envelopeKeys: bob.envelopeKeys });
   inactive = await dir.member('gone', { status: 'disabled', envelopeKeys: bob.envelopeKeys });
+  revoked = await dir.member('revoked', { revoked: true, envelopeKeys: bob.envelopeKeys });
+  notRevoked = await dir.member('kept', { revoked: false, envelopeKeys: bob.envelopeKeys });
+  revokedManager = await dir.member('mgr-rev', { roles: ['employee', 'space-manager'], revoked: true, envelopeKeys: bob.envelopeKeys });
+  secFirst = await dir.member('sec-1', { roles: ['security-admin'], certified: false });
+  secOther = await dir.member('sec-2', { roles: ['security-admin'] });
+  secUncertified = await dir.member('sec-3', { roles: ['security-admin'], certified: false, envelopeKeys: secOther.envelopeKeys });
+  secRevoked = await dir.member('sec-4', { roles: ['security-admin'], revoked: true, envelopeKeys: secOther.envelopeKeys });
+  secDisabled = await dir.member('sec-5', { roles: ['security-admin'], status: 'disabled', envelopeKeys: secOther.envelopeKeys });
+  secDemoted = await dir.member('sec-6', { roles: ['employee'], envelopeKeys: secOther.envelopeKeys });
+  auditor = await dir.member('aud-1', { roles: ['auditor'], envelopeKeys: secOther.envelopeKeys });
 });
 
 async function setup(opts: { audit?: AuditSink } = {}) {
@@ -39,7 +60,8 @@ async function setup(opts: { audit?: AuditSink } = {}) {
   const app = createRelayApp({ services: [service], errorLog: (line) => errors.push(line) });
   const tokens = new Map<string, string>();
   const sessionOf = async (a: TestAccount) => {
-    if (!tokens.has(a.id)) tokens.set(a.id, await dir.session(a.id, a.record.roles));
+    // secDemoted's session was issued while it still was a security administrator
+    if (!tokens.has(a.id)) tokens.set(a.id, await dir.session(a.id, a === secDemoted ? ['security-admin'] : a.record.roles));
     return tokens.get(a.id)!;
   };
   const call = async (method: string, path: string, o: { as?: TestAccount; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
@@ -133,6 +155,8 @@ describe('keys service: every-service routes', () => {
       '/api/keys/grants/{space}/{member}',
       '/api/keys/grants/mine',
       '/api/keys/envelopes',
+      '/api/keys/ca-key/{recipient}',
+      '/api/keys/ca-key',
     ]) {
       expect(paths).toContain(p);
     }
@@ -310,7 +334,7 @@ describe('keys service: spaces and grants', () => {
   it('refuses members who are not active, certified accounts', async () => {
     const { call } = await setup();
     const sk = await makeSpace(call, 'sp');
-    for (const member of [uncertified, inactive]) {
+    for (const member of [uncertified, inactive, revoked]) {
       const res = await call('POST', '/grants', { as: manager, body: await grantBody('sp', member, 'viewer', 1, manager, sk) });
       expect([res.status, res.json.error.code], member.id).toEqual([409, 'E_NOT_CERTIFIED']);
     }
@@ -318,6 +342,21 @@ describe('keys service: spaces and grants', () => {
     const unknown = await call('POST', '/grants', { as: manager, body: await grantBody('sp', ghost, 'viewer', 1, manager, sk) });
     expect([unknown.status, unknown.json.error.code]).toEqual([409, 'E_NOT_CERTIFIED']);
     expect((await call('GET', '/grants/mine?space=sp', { as: uncertified })).json.role).toBeNull();
+    expect((await call('GET', '/grants/mine?space=sp', { as: revoked })).json.role).toBeNull();
+    // a directory answer with revoked: false is an ordinary certified account
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp', notRevoked, 'viewer', 1, manager, sk) })).status).toBe(200);
+  });
+
+  it('refuses grants by a manager whose certificate was revoked', async () => {
+    const { call, events } = await setup();
+    const sk = await spaceKey();
+    expect((await call('POST', '/spaces', { as: revokedManager, body: { space: 'sp' } })).status).toBe(200);
+    const own = await call('POST', '/grants', { as: revokedManager, body: await grantBody('sp', alice, 'viewer', 1, revokedManager, sk) });
+    expect([own.status, own.json.error.code]).toEqual([409, 'E_NOT_CERTIFIED']);
+    expect(events.filter((e) => e.action === 'grant.create')).toEqual([]);
+    // nor share a contract
+    const env = await call('POST', '/envelopes', { as: revokedManager, body: await dekBody(alice, revokedManager, 'c-1') });
+    expect([env.status, env.json.error.code]).toEqual([409, 'E_NOT_CERTIFIED']);
   });
 
   it('refuses grants that are unsigned, signed by someone else, or signed for something else', async () => {
@@ -448,6 +487,7 @@ describe('keys service: envelopes for one account', () => {
     await expectRefused(await dekBody(bob, alice, 'c-1', { purpose: 'space-key' }), 'E_CONTEXT');
     await expectRefused(await dekBody(uncertified, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
     await expectRefused(await dekBody(inactive, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
+    await expectRefused(await dekBody(revoked, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
     // naming a space the granter cannot write to
     await expectRefused(await dekBody(bob, alice, 'c-1', { space: 'nowhere' }), 'E_FORBIDDEN', 403);
     await expectRefused({ ...good, extra: true }, 'E_VALIDATION');
@@ -487,5 +527,151 @@ describe('keys service: audit', () => {
     const env = await call('POST', '/envelopes', { as: alice, body: await dekBody(bob, alice, 'c-1') });
     expect(env.status).toBe(503);
     expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toEqual([]);
+  });
+});
+
+// ---- enterprise CA key envelopes ------------------------------------------------------------
+
+async function caKeyPair(): Promise<CryptoKeyPair> {
+  return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+}
+
+/** SHA-256 of some bytes standing in for the CA certificate's DER, base64url. */
+async function fingerprint(seed: string): Promise<string> {
+  return toBase64url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(seed))));
+}
+
+/** The CA private key (PKCS#8) wrapped with RSA-OAEP to `to`, as the browser does it; context as given. */
+async function caKeyEnvelope(to: TestAccount, ca: string, caKey: CryptoKey, context: Record<string, string | number> = {}): Promise<Envelope> {
+  const ctx = { purpose: 'ca-key', recipient: to.id, ca, ...context } as EnvelopeContext;
+  const wrapped = new Uint8Array(await crypto.subtle.wrapKey('pkcs8', caKey, to.envelopeKeys.publicKey, { name: 'RSA-OAEP', label: envelopeLabel(ctx) }));
+  return { v: 1, alg: ENVELOPE_ALG, context: ctx, wrapped: toBase64url(wrapped) };
+}
+
+describe('keys service: enterprise CA key envelopes', () => {
+  it('stores the CA key wrapped to a security administrator and serves it to that administrator only', async () => {
+    const { call, events } = await setup();
+    const ca = await fingerprint('ca-cert-1');
+    const caKeys = await caKeyPair();
+    // The first security administrator wraps the new CA key to themselves (nobody could certify them yet).
+    const own = await caKeyEnvelope(secFirst, ca, caKeys.privateKey);
+    const res = await call('PUT', `/ca-key/${secFirst.id}`, { as: secFirst, body: { envelope: own } });
+    expect([res.status, res.json]).toEqual([200, { recipient: 'sec-1', ca, replaced: false }]);
+    expect(events.filter((e) => e.action === 'ca-key.envelope')).toEqual([
+      expect.objectContaining({ actor: 'sec-1', target: 'account:sec-1', outcome: 'ok', details: { recipient: 'sec-1', ca, replaced: false } }),
+    ]);
+    expect((await call('PUT', `/ca-key/${secFirst.id}`, { as: secFirst, body: { envelope: own } })).json).toEqual({ recipient: 'sec-1', ca, replaced: false });
+    expect(events.filter((e) => e.action === 'ca-key.envelope')).toHaveLength(1); // idempotent, not audited twice
+    // ... and to a certified colleague
+    const theirs = await caKeyEnvelope(secOther, ca, caKeys.privateKey);
+    expect((await call('PUT', `/ca-key/${secOther.id}`, { as: secFirst, body: { envelope: theirs } })).status).toBe(200);
+
+    const mine = await call('GET', '/ca-key', { as: secFirst });
+    expect(mine.status).toBe(200);
+    expect(mine.json.envelopes).toEqual([{ ca, envelope: own, createdBy: 'sec-1', createdAt: expect.any(Number) }]);
+    const got = await call('GET', '/ca-key', { as: secOther });
+    expect(got.json.envelopes).toEqual([{ ca, envelope: theirs, createdBy: 'sec-1', createdAt: expect.any(Number) }]);
+    // the recipient opens it: the same CA private key
+    const env = got.json.envelopes[0].envelope as Envelope;
+    const opened = await crypto.subtle.unwrapKey(
+      'pkcs8',
+      fromB64u(env.wrapped),
+      secOther.envelopeKeys.privateKey,
+      { name: 'RSA-OAEP', label: envelopeLabel(env.context) },
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign'],
+    );
+    const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, opened, new Uint8Array([1, 2, 3]));
+    expect(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, caKeys.publicKey, sig, new Uint8Array([1, 2, 3]))).toBe(true);
+
+    // Nobody else gets anything: another administrator, an auditor, an employee, no session.
+    expect((await call('GET', '/ca-key', { as: secUncertified })).json.envelopes).toEqual([]);
+    for (const who of [auditor, alice, manager]) {
+      const other = await call('GET', '/ca-key', { as: who });
+      expect([other.status, other.json.error.code], who.id).toEqual([403, 'E_FORBIDDEN']);
+    }
+    expect((await call('GET', '/ca-key')).status).toBe(401);
+  });
+
+  it('replaces the envelope of a recipient and CA, keeps one per CA, and audits the replacement', async () => {
+    const { call, events } = await setup();
+    const ca1 = await fingerprint('ca-cert-1');
+    const ca2 = await fingerprint('ca-cert-2');
+    const first = await caKeyEnvelope(secOther, ca1, (await caKeyPair()).privateKey);
+    expect((await call('PUT', `/ca-key/${secOther.id}`, { as: secOther, body: { envelope: first } })).status).toBe(200);
+    // another security administrator replaces it (say, after the recipient's envelope key changed)
+    const second = await caKeyEnvelope(secOther, ca1, (await caKeyPair()).privateKey);
+    const res = await call('PUT', `/ca-key/${secOther.id}`, { as: secFirst, body: { envelope: second } });
+    expect(res.json).toEqual({ recipient: 'sec-2', ca: ca1, replaced: true });
+    expect(events.filter((e) => e.action === 'ca-key.envelope').at(-1)).toMatchObject({ actor: 'sec-1', details: { recipient: 'sec-2', ca: ca1, replaced: true } });
+    const next = await caKeyEnvelope(secOther, ca2, (await caKeyPair()).privateKey);
+    expect((await call('PUT', `/ca-key/${secOther.id}`, { as: secOther, body: { envelope: next } })).json.replaced).toBe(false);
+    const list = (await call('GET', '/ca-key', { as: secOther })).json.envelopes;
+    expect(list.map((e: { ca: string; envelope: Envelope; createdBy: string }) => [e.ca, e.envelope.wrapped, e.createdBy])).toEqual(
+      expect.arrayContaining([
+        [ca1, second.wrapped, 'sec-1'],
+        [ca2, next.wrapped, 'sec-2'],
+      ]),
+    );
+    expect(list).toHaveLength(2);
+  });
+
+  it('refuses callers who are not security administrators, and recipients who are not active, certified ones', async () => {
+    const { call, events } = await setup();
+    const ca = await fingerprint('ca-cert-1');
+    const caKey = (await caKeyPair()).privateKey;
+    const put = async (as: TestAccount, to: TestAccount | string, envelope: unknown) =>
+      call('PUT', `/ca-key/${typeof to === 'string' ? to : to.id}`, { as, body: { envelope } });
+    const expectRefused = (res: { status: number; json: { error?: { code: string } } }, status: number, code: string, what: string) =>
+      expect([res.status, res.json?.error?.code], what).toEqual([status, code]);
+
+    for (const who of [alice, manager, auditor]) expectRefused(await put(who, secOther, await caKeyEnvelope(secOther, ca, caKey)), 403, 'E_FORBIDDEN', who.id);
+    // a session issued before the role was taken away: the directory's current answer decides
+    expectRefused(await put(secDemoted, secDemoted, await caKeyEnvelope(secDemoted, ca, caKey)), 403, 'E_FORBIDDEN', 'demoted');
+    expectRefused(await put(secDisabled, secDisabled, await caKeyEnvelope(secDisabled, ca, caKey)), 403, 'E_FORBIDDEN', 'disabled caller');
+    expect((await call('PUT', `/ca-key/${secOther.id}`, { body: { envelope: await caKeyEnvelope(secOther, ca, caKey) } })).status).toBe(401);
+
+    expectRefused(await put(secFirst, alice, await caKeyEnvelope(alice, ca, caKey)), 409, 'E_NOT_SECURITY_ADMIN', 'employee recipient');
+    expectRefused(await put(secFirst, auditor, await caKeyEnvelope(auditor, ca, caKey)), 409, 'E_NOT_SECURITY_ADMIN', 'auditor recipient');
+    expectRefused(await put(secFirst, secDisabled, await caKeyEnvelope(secDisabled, ca, caKey)), 409, 'E_NOT_SECURITY_ADMIN', 'disabled recipient');
+    expectRefused(await put(secFirst, 'ghost', await caKeyEnvelope({ ...secOther, id: 'ghost' }, ca, caKey)), 409, 'E_NOT_SECURITY_ADMIN', 'unknown recipient');
+    expectRefused(await put(secFirst, secUncertified, await caKeyEnvelope(secUncertified, ca, caKey)), 409, 'E_NOT_CERTIFIED', 'uncertified colleague');
+    expectRefused(await put(secFirst, secRevoked, await caKeyEnvelope(secRevoked, ca, caKey)), 409, 'E_NOT_CERTIFIED', 'revoked colleague');
+    expectRefused(await put(secRevoked, secRevoked, await caKeyEnvelope(secRevoked, ca, caKey)), 409, 'E_NOT_CERTIFIED', 'revoked self');
+
+    const good = await caKeyEnvelope(secOther, ca, caKey);
+    expectRefused(await put(secFirst, secFirst, good), 400, 'E_CONTEXT', 'context names another recipient');
+    expectRefused(await put(secFirst, secOther, { ...good, wrapped: toBase64url(crypto.getRandomValues(new Uint8Array(512))) }), 400, 'E_CONTEXT', 'wrong modulus size');
+    const cases: [string, unknown][] = [
+      ['purpose dek', await caKeyEnvelope(secOther, ca, caKey, { purpose: 'dek' })],
+      ['extra context field', await caKeyEnvelope(secOther, ca, caKey, { space: 'sp' })],
+      ['short fingerprint', await caKeyEnvelope(secOther, ca.slice(0, 40), caKey)],
+      ['no fingerprint', { ...good, context: { purpose: 'ca-key', recipient: secOther.id } }],
+      ['other alg', { ...good, alg: 'RSA-OAEP-2048-SHA1' }],
+      ['extra envelope field', { ...good, extra: 1 }],
+    ];
+    for (const [what, envelope] of cases) expectRefused(await put(secFirst, secOther, envelope), 400, 'E_VALIDATION', what);
+    expectRefused(await call('PUT', `/ca-key/${secOther.id}`, { as: secFirst, body: { envelope: good, more: 1 } }), 400, 'E_VALIDATION', 'extra body field');
+    expect((await call('PUT', '/ca-key/bad%20id', { as: secFirst, body: { envelope: good } })).status).toBe(400);
+    const huge = await call('PUT', `/ca-key/${secOther.id}`, { as: secFirst, raw: JSON.stringify({ envelope: good, pad: 'x'.repeat(KEYS_LIMITS.caKey) }) });
+    expect(huge.status).toBe(413);
+
+    expect(events.filter((e) => e.action === 'ca-key.envelope')).toEqual([]);
+    for (const who of [secFirst, secOther, secUncertified, secRevoked]) expect((await call('GET', '/ca-key', { as: who })).json.envelopes, who.id).toEqual([]);
+  });
+
+  it('stores nothing when the audit log is unavailable', async () => {
+    const failing: AuditSink & { events: AuditEvent[] } = {
+      events: [],
+      async record(event) {
+        if (event.action === 'ca-key.envelope') throw new Error('audit down');
+        this.events.push(event);
+      },
+    };
+    const { call } = await setup({ audit: failing });
+    const res = await call('PUT', `/ca-key/${secFirst.id}`, { as: secFirst, body: { envelope: await caKeyEnvelope(secFirst, await fingerprint('x'), (await caKeyPair()).privateKey) } });
+    expect([res.status, res.json.error.code]).toEqual([503, 'E_AUDIT_UNAVAILABLE']);
+    expect((await call('GET', '/ca-key', { as: secFirst })).json.envelopes).toEqual([]);
   });
 });

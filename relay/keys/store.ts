@@ -1,7 +1,8 @@
 /**
  * The keys service's SQLite file (<dataDir>/keys.sqlite). It holds only wrapped or public
  * material: AES-GCM-wrapped private keys, opaque recovery wrappings, RSA-OAEP envelopes and the
- * signed statements of their granters. Nothing here opens anything without a user's password.
+ * signed statements of their granters, and the enterprise CA key wrapped to security
+ * administrators. Nothing here opens anything without a user's password.
  */
 import { join } from 'node:path';
 import { openDatabase, type Db, type Migration } from '../common/db';
@@ -71,6 +72,20 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX envelopes_by_recipient ON envelopes(recipient, purpose, contract);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- the enterprise CA private key wrapped to each security administrator, one per CA certificate
+      CREATE TABLE ca_key_envelopes (
+        recipient TEXT NOT NULL,
+        ca TEXT NOT NULL,            -- SHA-256 fingerprint of the CA certificate, base64url
+        envelope TEXT NOT NULL,      -- canonical JSON of the envelope
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (recipient, ca)
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface VersionedRow {
@@ -117,6 +132,14 @@ export interface EnvelopeRow {
   envelope: string;
   statement: string;
   granter: string;
+  created_at: number;
+}
+
+export interface CaKeyEnvelopeRow {
+  recipient: string;
+  ca: string;
+  envelope: string;
+  created_by: string;
   created_at: number;
 }
 
@@ -168,6 +191,12 @@ export function openKeysStore(dataDir: string) {
          AND (@space IS NULL OR space = @space) AND (@contract IS NULL OR contract = @contract)
        ORDER BY created_at, id LIMIT ${LIST_LIMIT}`,
     ),
+    caKeyEnvelope: db.prepare<[string, string], CaKeyEnvelopeRow>('SELECT * FROM ca_key_envelopes WHERE recipient = ? AND ca = ?'),
+    myCaKeyEnvelopes: db.prepare<[string], CaKeyEnvelopeRow>(`SELECT * FROM ca_key_envelopes WHERE recipient = ? ORDER BY created_at, ca LIMIT ${LIST_LIMIT}`),
+    putCaKeyEnvelope: db.prepare<[string, string, string, string, number]>(
+      `INSERT INTO ca_key_envelopes (recipient, ca, envelope, created_by, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (recipient, ca) DO UPDATE SET envelope = excluded.envelope, created_by = excluded.created_by, created_at = excluded.created_at`,
+    ),
   };
 
   return {
@@ -217,6 +246,10 @@ export function openKeysStore(dataDir: string) {
       q.insertEnvelope.run(e.id, e.recipient, e.purpose, e.space, e.contract, e.envelope, e.statement, e.granter, now),
     myEnvelopes: (recipient: string, purpose: string | null, space: string | null, contract: string | null) => q.myEnvelopes.all({ recipient, purpose, space, contract }),
     mySpaceEnvelopes: (member: string, space: string | null, contract: string | null) => q.mySpaceEnvelopes.all({ member, space, contract }),
+    caKeyEnvelope: (recipient: string, ca: string) => q.caKeyEnvelope.get(recipient, ca),
+    myCaKeyEnvelopes: (recipient: string) => q.myCaKeyEnvelopes.all(recipient),
+    /** Stores or replaces the envelope of one recipient and CA. */
+    putCaKeyEnvelope: (e: Omit<CaKeyEnvelopeRow, 'created_at'>, now: number) => q.putCaKeyEnvelope.run(e.recipient, e.ca, e.envelope, e.created_by, now),
     close: (): void => {
       db.close();
     },

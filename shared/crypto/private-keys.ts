@@ -49,11 +49,11 @@ export async function wrapPrivateKey(kek: CryptoKey, privateKey: CryptoKey, ctx:
 }
 
 /**
- * Unwraps as a non-extractable key and proves it matches `certifiedPublicKey`: a wrapped key
+ * Unwraps as a non-extractable key (extractable only for a password change's re-wrap) and proves it matches `certifiedPublicKey`: a wrapped key
  * that decrypts but belongs to another key pair (planted by a relay that knows the KEK's
  * output? impossible without the KEK, but cheap to exclude) is refused with E_CONTEXT.
  */
-export async function unwrapPrivateKey(kek: CryptoKey, blob: unknown, ctx: WrapContext, certifiedPublicKey: CryptoKey): Promise<CryptoKey> {
+export async function unwrapPrivateKey(kek: CryptoKey, blob: unknown, ctx: WrapContext, certifiedPublicKey: CryptoKey, extractable = false): Promise<CryptoKey> {
   if (typeof blob !== 'object' || blob === null) return fail('E_FORMAT', 'wrapped private key must be an object');
   const { nonce, wrapped } = blob as Partial<WrappedPrivateKey>;
   const iv = fromBase64url(String(nonce));
@@ -61,7 +61,7 @@ export async function unwrapPrivateKey(kek: CryptoKey, blob: unknown, ctx: WrapC
   const alg = ALGORITHMS[ctx.purpose];
   let key: CryptoKey;
   try {
-    key = await crypto.subtle.unwrapKey('pkcs8', fromBase64url(String(wrapped)), kek, { name: 'AES-GCM', iv, additionalData: privateKeyAad(ctx) }, alg.params, false, alg.usages);
+    key = await crypto.subtle.unwrapKey('pkcs8', fromBase64url(String(wrapped)), kek, { name: 'AES-GCM', iv, additionalData: privateKeyAad(ctx) }, alg.params, extractable, alg.usages);
   } catch (e) {
     return fail('E_AUTH', `the ${ctx.purpose} private key does not unwrap: wrong password half or escrow share, or the stored key was changed or swapped`, e);
   }

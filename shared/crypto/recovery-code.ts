@@ -36,14 +36,18 @@ export function newRecoveryCode(): Uint8Array<ArrayBuffer> {
   return randomBytes(RECOVERY_CODE_BYTES);
 }
 
-function derive(code: Uint8Array, info: string, account: string): Promise<Uint8Array<ArrayBuffer>> {
+function derive(code: Uint8Array, info: string): Promise<Uint8Array<ArrayBuffer>> {
   abytes('recovery code', code, RECOVERY_CODE_BYTES);
-  return hkdfSha256(code, utf8(SALT), utf8(`${info}\u0000${checkId('account', account)}`), 32);
+  return hkdfSha256(code, utf8(SALT), utf8(info), 32);
 }
 
-/** Ed25519 seed = HKDF-SHA-256(code, salt "sealvault/v1/recovery", info "auth" 0x00 account). */
-export async function deriveRecoveryAuthKey(code: Uint8Array, account: string): Promise<{ privateKey: CryptoKey; publicKey: Uint8Array }> {
-  const seed = await derive(code, 'auth', account);
+/**
+ * Ed25519 seed = HKDF-SHA-256(code, salt "sealvault/v1/recovery", info "auth"). Not bound to
+ * the account: whoever recovers knows only their username until they have signed in, and the
+ * code is 128 random bits, unique to the account anyway.
+ */
+export async function deriveRecoveryAuthKey(code: Uint8Array): Promise<{ privateKey: CryptoKey; publicKey: Uint8Array }> {
+  const seed = await derive(code, 'auth');
   try {
     return await importEd25519Seed(seed);
   } finally {
@@ -60,7 +64,7 @@ export interface RecoveryContents {
 }
 
 async function blobKey(code: Uint8Array, account: string): Promise<CryptoKey> {
-  const raw = await derive(code, 'wrap', account);
+  const raw = await derive(code, `wrap\u0000${checkId('account', account)}`);
   try {
     return await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
   } finally {

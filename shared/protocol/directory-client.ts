@@ -21,25 +21,29 @@ import {
   type SessionAnswer,
 } from '../schemas/directory';
 import type { z } from 'zod';
+import { answerOrThrow, RelayApiError, type FetchFn, type RelayTransport } from './relay-transport';
 
 /** Calls one directory route (path relative to /api/directory); throws DirectoryApiError for non-2xx answers. */
 export interface DirectoryTransport {
   post(path: string, body: unknown, session?: string): Promise<unknown>;
 }
 
-/** A 4xx/5xx answer of the relay, with its error code (`E_LOGIN_FAILED`, `E_RATE_LIMITED`, ...). */
-export class DirectoryApiError extends Error {
-  override readonly name = 'DirectoryApiError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/**
+ * OPAQUE's own key stretching, kept light on purpose: its input is HKDF(P), and P is already
+ * Argon2id at 64 MiB and 3 passes (prelogin's parameters), so a second memory-hard pass adds
+ * about 0.18 s per login (the library's default) and no strength. Changing this value changes
+ * every registration record: registration and login must always use the same one.
+ */
+export const OPAQUE_KEY_STRETCHING = { 'argon2id-custom': { iterations: 1, memory: 1024, parallelism: 1 } } as const;
+
+/** Kept under its first name: directory refusals are relay refusals like any other. */
+export { RelayApiError as DirectoryApiError };
+
+/** The directory routes of a general relay transport. */
+export function directoryOf(transport: RelayTransport): DirectoryTransport {
+  return { post: (path, body, session) => transport.request('POST', `/api/directory${path}`, body ?? {}, session) };
 }
 
-type FetchFn = (url: string, init: RequestInit) => Promise<Response> | Response;
 
 /** A transport over fetch, e.g. `httpTransport('/api/directory')` in the app. */
 export function httpTransport(base: string, fetchFn: FetchFn = (url, init) => fetch(url, init)): DirectoryTransport {
@@ -47,13 +51,7 @@ export function httpTransport(base: string, fetchFn: FetchFn = (url, init) => fe
     async post(path, body, session) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (session) headers.authorization = `Bearer ${session}`;
-      const res = await fetchFn(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body ?? {}) });
-      const answer: unknown = await res.json().catch(() => null);
-      if (!res.ok) {
-        const error = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-        throw new DirectoryApiError(res.status, typeof error?.code === 'string' ? error.code : 'E_HTTP', typeof error?.message === 'string' ? error.message : `HTTP ${res.status}`);
-      }
-      return answer;
+      return answerOrThrow(await fetchFn(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body ?? {}) }));
     },
   };
 }
@@ -101,7 +99,7 @@ export async function register(transport: DirectoryTransport, r: Registration): 
   const password = await deriveOpaqueInput(r.passwordHalf);
   const { clientRegistrationState, registrationRequest } = client.startRegistration({ password });
   const started = answerOf(RegisterStartResponse, await transport.post('/register/start', { invitationCode: r.invitationCode, registrationRequest }), 'register/start');
-  const { registrationRecord } = client.finishRegistration({ password, registrationResponse: started.registrationResponse, clientRegistrationState });
+  const { registrationRecord } = client.finishRegistration({ password, registrationResponse: started.registrationResponse, clientRegistrationState, keyStretching: OPAQUE_KEY_STRETCHING });
   const session = answerOf(
     SessionResponse,
     await transport.post('/register/finish', {
@@ -127,8 +125,8 @@ export async function login(transport: DirectoryTransport, username: string, pas
   const password = await deriveOpaqueInput(passwordHalf);
   const { clientLoginState, startLoginRequest } = client.startLogin({ password });
   const started = answerOf(LoginStartResponse, await transport.post('/login/start', { username, startLoginRequest }), 'login/start');
-  const finished = client.finishLogin({ clientLoginState, loginResponse: started.loginResponse, password });
-  if (!finished) throw new DirectoryApiError(401, 'E_LOGIN_FAILED', 'wrong username or password');
+  const finished = client.finishLogin({ clientLoginState, loginResponse: started.loginResponse, password, keyStretching: OPAQUE_KEY_STRETCHING });
+  if (!finished) throw new RelayApiError(401, 'E_LOGIN_FAILED', 'wrong username or password');
   return answerOf(SessionResponse, await transport.post('/login/finish', { loginId: started.loginId, finishLoginRequest: finished.finishLoginRequest }), 'login/finish');
 }
 

@@ -1,5 +1,6 @@
 /**
- * Wire schemas of the directory service (accounts, roles, registration, login, sessions).
+ * Wire schemas of the directory service (enterprise and policy, accounts, roles, requests,
+ * registration, login, password change, recovery, sessions).
  * Every request body is a strict object (unknown fields refused), every string is bounded and
  * every binary value is canonical base64url of a checked length. The relay validates requests
  * with these; clients validate the relay's answers with the same schemas (the relay is not
@@ -7,6 +8,7 @@
  */
 import { z } from 'zod';
 import { fromBase64 } from '../crypto/encoding';
+import { RECOVERY_CHALLENGE_LENGTH, RECOVERY_PUBLIC_KEY_LENGTH, RECOVERY_SIGNATURE_LENGTH } from '../formats/recovery-challenge';
 import { B64u, Id } from './common';
 
 // --- Roles -------------------------------------------------------------------------------
@@ -153,12 +155,19 @@ export const PublicKeysResponse = z.strictObject({
   envelopeKey: EnvelopeKeySpki.nullable(),
   signingKey: SigningKeySpki.nullable(),
   signingKeyId: z.string().nullable(),
+  /** certified: a current certificate that is neither revoked nor of a disabled account */
   certified: z.boolean(),
+  /** the stored certificate was revoked (a profile change or disabling); a new certificate clears it */
+  revoked: z.boolean(),
+  /** the last certificate issued to the account, revoked or not; null when none */
   certificate: CertificatePem.nullable(),
 });
 
+/** An employee certificate (POST /accounts/:id/certificate) or the enterprise root (PUT /enterprise/ca). */
 export const CertificateRequest = z.strictObject({ certificate: CertificatePem });
-export const DisableAccountRequest = z.strictObject({ reason: Reason });
+
+/** PUT /accounts/:id/contact */
+export const ContactChangeRequest = z.strictObject({ contact: Contact });
 
 export const DepartmentSchema = z.strictObject({ id: Id, name: z.string() });
 export const CreateDepartmentRequest = z.strictObject({ name: DepartmentName });
@@ -168,7 +177,10 @@ export const DepartmentListResponse = z.strictObject({ departments: z.array(Depa
 
 export const RoleRequestInput = z.strictObject({ account: Id, role: RoleSchema, op: z.enum(['add', 'remove']) });
 export const RejectRequest = z.strictObject({ reason: Reason });
-export const RoleRequestStatusSchema = z.enum(['pending', 'approved', 'rejected']);
+/** Status of every four-eyes request (role requests and account requests). */
+export const RequestStatusSchema = z.enum(['pending', 'approved', 'rejected']);
+export type RequestStatus = z.infer<typeof RequestStatusSchema>;
+export const RoleRequestStatusSchema = RequestStatusSchema;
 
 export const RoleRequestSchema = z.strictObject({
   id: Id,
@@ -184,6 +196,105 @@ export const RoleRequestSchema = z.strictObject({
 });
 export const RoleRequestListQuery = z.strictObject({ status: RoleRequestStatusSchema.optional() });
 export const RoleRequestListResponse = z.strictObject({ requests: z.array(RoleRequestSchema) });
+
+// --- Account requests (four eyes for profile changes and disabling) ----------------------
+
+export const AccountRequestKindSchema = z.enum(['profile', 'disable']);
+export type AccountRequestKind = z.infer<typeof AccountRequestKindSchema>;
+
+/** A change of the account's own legal name and/or employee number; only the account itself asks. */
+export const ProfileChangeInput = z
+  .strictObject({ kind: z.literal('profile'), account: Id, legalName: LegalName.optional(), employeeNumber: EmployeeNumber.optional() })
+  .refine((r) => r.legalName !== undefined || r.employeeNumber !== undefined, 'name at least one of legalName and employeeNumber');
+
+/** Disabling another account (system-admin); a security-admin approves. */
+export const DisableRequestInput = z.strictObject({ kind: z.literal('disable'), account: Id, reason: Reason });
+
+/** POST /account-requests */
+export const AccountRequestInput = z.discriminatedUnion('kind', [ProfileChangeInput, DisableRequestInput]);
+
+export const AccountRequestSchema = z.strictObject({
+  id: Id,
+  account: Id,
+  kind: AccountRequestKindSchema,
+  /** profile: the requested values (null for a field that does not change, and for disable) */
+  legalName: z.string().nullable(),
+  employeeNumber: z.string().nullable(),
+  /** disable: why (null for profile) */
+  reason: z.string().nullable(),
+  status: RequestStatusSchema,
+  requestedBy: Id,
+  requestedAt: IsoTime,
+  decidedBy: Id.nullable(),
+  decidedAt: IsoTime.nullable(),
+  /** the decider's reason when rejected */
+  rejectionReason: z.string().nullable(),
+});
+export type AccountRequest = z.infer<typeof AccountRequestSchema>;
+export const AccountRequestListQuery = z.strictObject({ status: RequestStatusSchema.optional(), account: Id.optional() });
+export const AccountRequestListResponse = z.strictObject({ requests: z.array(AccountRequestSchema) });
+
+// --- Account history --------------------------------------------------------------------
+
+/** Who did it: an account id, or "setup" for what the one-time setup did (the administrators' creation). */
+export const Actor = Id.describe("an account id, or 'setup'");
+
+const RequestOutcome = {
+  request: Id,
+  status: RequestStatusSchema,
+  decidedBy: Id.nullable(),
+  decidedAt: IsoTime.nullable(),
+  rejectionReason: z.string().nullable(),
+};
+
+/**
+ * One event in an account's life. `at` is when it happened (for requests: when requested), `by`
+ * who did it (for requests: the requester; the decision is in status / decidedBy / decidedAt).
+ */
+export const AccountHistoryEvent = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('account.created'), at: IsoTime, by: Actor }),
+  z.strictObject({ kind: z.literal('account.approved'), at: IsoTime, by: Actor }),
+  z.strictObject({ kind: z.literal('account.registered'), at: IsoTime, by: Actor }),
+  /** serial is null for a certificate stored before serials were recorded */
+  z.strictObject({ kind: z.literal('certificate.issued'), at: IsoTime, by: Actor, serial: z.string().nullable() }),
+  z.strictObject({ kind: z.literal('certificate.revoked'), at: IsoTime, by: Actor, serial: z.string().nullable(), reason: z.string() }),
+  z.strictObject({ kind: z.literal('role.request'), at: IsoTime, by: Actor, role: RoleSchema, op: z.enum(['add', 'remove']), ...RequestOutcome }),
+  /** legalName / employeeNumber: requested (null: unchanged); previous*: what an approval replaced (null until approved) */
+  z.strictObject({
+    kind: z.literal('profile.request'),
+    at: IsoTime,
+    by: Actor,
+    legalName: z.string().nullable(),
+    employeeNumber: z.string().nullable(),
+    previousLegalName: z.string().nullable(),
+    previousEmployeeNumber: z.string().nullable(),
+    ...RequestOutcome,
+  }),
+  z.strictObject({ kind: z.literal('disable.request'), at: IsoTime, by: Actor, reason: z.string(), ...RequestOutcome }),
+]);
+export type AccountHistoryEntry = z.infer<typeof AccountHistoryEvent>;
+/** GET /accounts/:id/history: newest first. */
+export const AccountHistoryResponse = z.strictObject({ account: Id, events: z.array(AccountHistoryEvent) });
+
+// --- Enterprise and security policy -----------------------------------------------------
+
+/** GET /enterprise: what the sign-in page and the security administrator need before anything else. */
+export const EnterpriseResponse = z.strictObject({
+  /** null before setup */
+  name: z.string().nullable(),
+  setupDone: z.boolean(),
+  /** the enterprise root CA (PEM), null until the security administrator stores it */
+  caCertificate: CertificatePem.nullable(),
+});
+
+export const POLICY_BOUNDS = { passwordMinLength: { min: 10, max: 128 }, idleTimeoutMinutes: { min: 1, max: 480 } } as const;
+/** Security policy the browser enforces (the relay never sees a password or a screen). */
+export const PolicySchema = z.strictObject({
+  passwordMinLength: z.number().int().min(POLICY_BOUNDS.passwordMinLength.min).max(POLICY_BOUNDS.passwordMinLength.max),
+  idleTimeoutMinutes: z.number().int().min(POLICY_BOUNDS.idleTimeoutMinutes.min).max(POLICY_BOUNDS.idleTimeoutMinutes.max),
+});
+export type Policy = z.infer<typeof PolicySchema>;
+export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({ passwordMinLength: 12, idleTimeoutMinutes: 15 });
 
 // --- Registration -----------------------------------------------------------------------
 
@@ -205,6 +316,31 @@ export const RegisterFinishRequest = z.strictObject({
   signingKey: SigningKeySpki,
 });
 
+// --- Password change (needs a session from a sign-in at most 5 minutes old) -------------
+
+export const PasswordStartRequest = z.strictObject({ registrationRequest: B64u({ bytes: OPAQUE_LENGTHS.registrationRequest }) });
+export const PasswordStartResponse = z.strictObject({ registrationResponse: B64u({ bytes: OPAQUE_LENGTHS.registrationResponse }) });
+/** Answered with a SessionResponse: every other session of the account has ended. */
+export const PasswordFinishRequest = z.strictObject({
+  registrationRecord: B64u({ bytes: OPAQUE_LENGTHS.registrationRecord }),
+  kdf: z.strictObject({ salt: KdfSalt, m: z.number().int(), t: z.number().int(), p: z.number().int() }),
+});
+
+// --- Recovery with a recovery code (shared/formats/recovery-challenge.ts) ----------------
+
+/** Raw Ed25519 public key of the account's recovery-auth key. */
+export const RecoveryPublicKey = B64u({ bytes: RECOVERY_PUBLIC_KEY_LENGTH });
+export const RecoveryKeyRequest = z.strictObject({ publicKey: RecoveryPublicKey });
+export const RecoveryStartRequest = z.strictObject({ username: Username });
+export const RecoveryStartResponse = z.strictObject({
+  challengeId: Id,
+  challenge: B64u({ bytes: RECOVERY_CHALLENGE_LENGTH }),
+  /** seconds since the epoch; the challenge is refused after this */
+  expiresAt: EpochSeconds,
+});
+/** Answered with a SessionResponse (a fresh one: it may change the password). */
+export const RecoveryFinishRequest = z.strictObject({ username: Username, challengeId: Id, signature: B64u({ bytes: RECOVERY_SIGNATURE_LENGTH }) });
+
 // --- Prelogin and login -----------------------------------------------------------------
 
 export const PreloginRequest = z.strictObject({ username: Username });
@@ -223,7 +359,7 @@ export const LoginFinishRequest = z.strictObject({
   finishLoginRequest: B64u({ bytes: OPAQUE_LENGTHS.finishLoginRequest }),
 });
 
-/** Answer of register/finish, login/finish and session/refresh. */
+/** Answer of register/finish, login/finish, session/refresh, password/finish and recovery/finish. */
 export const SessionResponse = z.strictObject({
   session: z.string().max(4096),
   account: Id,

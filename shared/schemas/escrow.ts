@@ -14,16 +14,41 @@ export const Ticket = z.string().min(1).max(4096).regex(/^sv1\.[A-Za-z0-9_-]+\.[
 export const ChallengeId = B64u({ bytes: 16 });
 export const EscrowSignature = B64u({ bytes: ESCROW_SIGNATURE_LENGTH });
 
-/** Proof that the caller holds the current escrow-auth key: the same three values as a release. */
-export const EscrowProofSchema = z.strictObject({
+export const RECOVERY_KEY_BYTES = 32;
+/** raw Ed25519 public key of the recovery-auth key (derived in the browser from the recovery code) */
+export const RecoveryKey = B64u({ bytes: RECOVERY_KEY_BYTES });
+
+/**
+ * Proof that the caller holds the current escrow-auth key: the same three values as a release,
+ * signed over shared/formats/escrow-challenge.ts bytes. `kind` may be left out (the original shape).
+ */
+export const EscrowAuthProofSchema = z.strictObject({
+  kind: z.literal('auth').optional(),
   ticket: Ticket,
   challengeId: ChallengeId,
   signature: EscrowSignature,
 });
 
 /**
+ * Proof that the caller holds the account's recovery-auth key: a ticket and challenge as for a
+ * release, signed with the recovery key over shared/formats/recovery-proof.ts bytes (which also
+ * bind the new escrow-auth key and version). Registers a new version only, never releases E.
+ */
+export const EscrowRecoveryProofSchema = z.strictObject({
+  kind: z.literal('recovery'),
+  ticket: Ticket,
+  challengeId: ChallengeId,
+  signature: EscrowSignature,
+});
+
+/** Either proof; without `kind`, an escrow-auth proof. */
+export const EscrowProofSchema = z.union([EscrowAuthProofSchema, EscrowRecoveryProofSchema]);
+export type EscrowProof = z.infer<typeof EscrowProofSchema>;
+
+/**
  * POST /shares. Version 1 first; a later version (password change) must carry `proof` made with
- * the CURRENT auth key, so a stolen session cannot replace the key that guards E.
+ * the CURRENT auth key, so a stolen session cannot replace the key that guards E; or, after a
+ * forgotten password, a recovery proof, and then `share` must be the E escrow already holds.
  */
 export const RegisterShareSchema = z.strictObject({
   version: PositiveInt,
@@ -31,6 +56,8 @@ export const RegisterShareSchema = z.strictObject({
   share: B64u({ bytes: ESCROW_SHARE_BYTES }),
   /** raw Ed25519 public key of the escrow-auth key for this version */
   authKey: B64u({ bytes: ESCROW_AUTH_KEY_BYTES }),
+  /** version 1 only: the account's recovery-auth public key (later: PUT /recovery-key) */
+  recoveryKey: RecoveryKey.optional(),
   proof: EscrowProofSchema.optional(),
 });
 export type RegisterShare = z.infer<typeof RegisterShareSchema>;
@@ -42,6 +69,20 @@ export const ShareStatusSchema = z.strictObject({
   account: Id,
   version: PositiveInt.nullable(),
   authKey: B64u({ bytes: ESCROW_AUTH_KEY_BYTES }).nullable(),
+  /** the registered recovery-auth public key, or null */
+  recoveryKey: RecoveryKey.nullable(),
+});
+
+/** PUT /recovery-key: set or replace the recovery-auth key, with a proof by the CURRENT escrow-auth key. */
+export const PutRecoveryKeySchema = z.strictObject({
+  recoveryKey: RecoveryKey,
+  proof: EscrowAuthProofSchema,
+});
+export const PutRecoveryKeyResponseSchema = z.strictObject({
+  account: Id,
+  /** the share version whose escrow-auth key made the proof */
+  version: PositiveInt,
+  recoveryKey: RecoveryKey,
 });
 
 export const ChallengeRequestSchema = z.strictObject({ ticket: Ticket });

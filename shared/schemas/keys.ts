@@ -203,6 +203,49 @@ export const EnvelopeListSchema = z.strictObject({
   ),
 });
 
+// ---- enterprise CA private key envelopes (security administrators only) -------------------
+
+export const CA_KEY_PURPOSE = 'ca-key';
+
+/**
+ * The context of an envelope holding the enterprise CA private key (PKCS#8, ECDSA P-256) for one
+ * security administrator: exactly {purpose: "ca-key", recipient, ca}, where `ca` is the SHA-256
+ * fingerprint (base64url) of the CA certificate whose key it is. The OAEP label binds all three.
+ */
+export const CaKeyEnvelopeContextSchema = z.strictObject({
+  purpose: z.literal(CA_KEY_PURPOSE),
+  recipient: Id,
+  ca: Sha256B64u,
+});
+export type CaKeyEnvelopeContext = z.infer<typeof CaKeyEnvelopeContextSchema>;
+
+/** An EnvelopeSchema whose context is a CaKeyEnvelopeContext. */
+export const CaKeyEnvelopeSchema = EnvelopeSchema.extend({ context: CaKeyEnvelopeContextSchema });
+
+/** PUT /ca-key/:recipient */
+export const PutCaKeyEnvelopeSchema = z.strictObject({ envelope: CaKeyEnvelopeSchema });
+export const CaKeyRecipientParamSchema = z.strictObject({ recipient: Id });
+export const PutCaKeyEnvelopeResultSchema = z.strictObject({
+  recipient: Id,
+  ca: Sha256B64u,
+  /** true when an envelope for this recipient and CA was already stored and has been replaced */
+  replaced: z.boolean(),
+});
+
+/** GET /ca-key: the caller's own CA-key envelopes, one per CA certificate. */
+export const CaKeyEnvelopeListSchema = z.strictObject({
+  envelopes: z.array(
+    z.strictObject({
+      ca: Sha256B64u,
+      envelope: CaKeyEnvelopeSchema,
+      /** the security administrator who stored it */
+      createdBy: Id,
+      /** milliseconds since the epoch, relay clock */
+      createdAt: PositiveInt,
+    }),
+  ),
+});
+
 export const ServiceKeySchema = z.strictObject({ service: z.string(), publicKey: B64u({ bytes: 32 }) });
 
 /** What keys reads from the directory (docs/relay-api.md); fields it does not use are ignored. */
@@ -215,5 +258,7 @@ export const DirectoryPublicKeysSchema = z.object({
   signingKeyId: z.string().nullable(),
   certified: z.boolean(),
   certificate: z.string().nullable(),
+  /** the account's certificate was revoked (absent from older directories: not revoked) */
+  revoked: z.boolean().optional(),
 });
 export type DirectoryPublicKeys = z.infer<typeof DirectoryPublicKeysSchema>;

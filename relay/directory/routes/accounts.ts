@@ -1,27 +1,32 @@
 /**
  * Accounts: a system administrator invites an employee; a security administrator (never the
  * one who created it) approves the real-name profile; the account is active once it is both
- * approved and registered. Profiles are readable by the account itself and by those two
- * administrators; public keys by anyone (docs/relay-api.md).
+ * approved and registered, and certified once a security administrator stores a certificate of
+ * the enterprise CA for its keys. Profiles are readable by the account itself and by those two
+ * administrators; public keys by anyone (docs/relay-api.md). Real-name changes and disabling go
+ * through account requests (account-requests.ts).
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { fromBase64url } from '../../../shared/crypto/encoding';
+import { isCryptoError } from '../../../shared/crypto/errors';
+import { verifyEmployeeCertificate } from '../../../shared/pki/employee-certificate';
 import { Id } from '../../../shared/schemas/common';
 import {
   AccountListResponse,
   AccountProfileSchema,
   CertificateRequest,
+  ContactChangeRequest,
   CreateAccountRequest,
-  DisableAccountRequest,
-  isAdminRole,
   MeResponse,
-  OkResponse,
   PublicKeysResponse,
 } from '../../../shared/schemas/directory';
+import type { Db } from '../../common/db';
 import { readJson, readParams } from '../../common/validate';
 import { HttpError } from '../../http/errors';
-import { activateIfReady, deleteUnusedAccount, departmentExists, holdersOf, insertAccount, listAccounts, mustGetAccount, rolesOf, toProfile } from '../accounts-store';
+import { activateIfReady, deleteUnusedAccount, departmentExists, insertAccount, isCertified, listAccounts, mustGetAccount, rolesOf, toProfile, type AccountRow } from '../accounts-store';
 import { accountTarget, type DirectoryDeps } from '../deps';
+import { enterpriseCa } from '../enterprise-store';
 import { createInvitation } from '../invitations';
 import { requireRole, requireSession, type DirectoryEnv } from '../sessions';
 import { iso, randomId } from '../util';
@@ -119,32 +124,6 @@ export function accountRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): voi
   });
 
   api.add({
-    method: 'post',
-    path: '/accounts/:id/disable',
-    summary: 'Disable an account and end its sessions (system-admin or security-admin; not oneself, not the last holder of an administrator role)',
-    auth: 'session',
-    body: DisableAccountRequest,
-    response: AccountProfileSchema,
-    errors: { 404: 'no such account', 409: 'already disabled, or the last holder of an administrator role' },
-  });
-  app.post('/accounts/:id/disable', auth, requireRole('system-admin', 'security-admin'), async (c) => {
-    const { id } = readParams(c, IdParam);
-    const body = await readJson(c, DisableAccountRequest, SMALL_BODY);
-    const caller = c.get('caller');
-    const target = mustGetAccount(db, id);
-    if (target.id === caller.account.id) throw new HttpError(403, 'E_FOUR_EYES', 'an administrator cannot disable their own account');
-    if (target.status === 'disabled') throw new HttpError(409, 'E_CONFLICT', 'the account is already disabled');
-    // Disabling the only active system-admin, security-admin or auditor would leave no one to approve anything.
-    const lastAdminRole = rolesOf(db, id).find((r) => isAdminRole(r) && holdersOf(db, r) <= 1);
-    if (lastAdminRole) throw new HttpError(409, 'E_LAST_ADMIN', `the account is the only ${lastAdminRole}`);
-    const at = now();
-    db.prepare(`UPDATE accounts SET status = 'disabled', disabled_reason = ?, updated_at = ? WHERE id = ?`).run(body.reason, at, id);
-    sessions.endAllFor(id, 'account-disabled');
-    await ctx.audit.record({ actor: caller.account.id, action: 'account.disable', target: accountTarget(id), outcome: 'ok', details: { reason: body.reason } });
-    return c.json(toProfile(db, mustGetAccount(db, id)));
-  });
-
-  api.add({
     method: 'get',
     path: '/accounts/:id/public-keys',
     summary: "An account's status, roles and public keys (no session: public keys are public)",
@@ -154,27 +133,22 @@ export function accountRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): voi
   });
   app.get('/accounts/:id/public-keys', (c) => {
     const { id } = readParams(c, IdParam);
-    const row = mustGetAccount(db, id);
-    return c.json({
-      account: row.id,
-      status: row.status,
-      roles: rolesOf(db, row.id),
-      envelopeKey: row.envelope_key,
-      signingKey: row.signing_key,
-      signingKeyId: row.signing_key_id,
-      certified: row.certified_at !== null,
-      certificate: row.certificate,
-    });
+    return c.json(publicKeys(db, mustGetAccount(db, id)));
   });
 
   api.add({
     method: 'post',
     path: '/accounts/:id/certificate',
-    summary: "Store the enterprise CA certificate of an account's keys and mark it certified (security-admin, not for oneself)",
+    summary: "Store an employee certificate from the enterprise CA for an active account's keys and real name (security-admin, not for oneself); clears an earlier revocation",
     auth: 'session',
     body: CertificateRequest,
-    response: OkResponse,
-    errors: { 404: 'no such account', 409: 'the account has no registered keys or is disabled', 413: 'body too large' },
+    response: PublicKeysResponse,
+    errors: {
+      400: 'not a certificate of the enterprise CA for exactly this account, name and keys, or not valid now (E_CERTIFICATE)',
+      404: 'no such account',
+      409: 'no enterprise CA yet (E_NO_CA), or the account is not active (E_NOT_REGISTERED, E_NOT_APPROVED, E_CONFLICT when disabled)',
+      413: 'body too large',
+    },
   });
   app.post('/accounts/:id/certificate', auth, requireRole('security-admin'), async (c) => {
     const { id } = readParams(c, IdParam);
@@ -182,12 +156,82 @@ export function accountRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): voi
     const caller = c.get('caller');
     const target = mustGetAccount(db, id);
     if (target.id === caller.account.id) throw new HttpError(403, 'E_FOUR_EYES', 'a security administrator cannot certify their own keys');
+    const ca = enterpriseCa(db);
+    if (!ca) throw new HttpError(409, 'E_NO_CA', 'store the enterprise CA certificate first (PUT /enterprise/ca)');
     if (target.status === 'disabled') throw new HttpError(409, 'E_CONFLICT', 'the account is disabled');
-    if (target.signing_key === null) throw new HttpError(409, 'E_NOT_REGISTERED', 'the account has not registered its keys yet');
-    // TODO(x509 issue): parse the certificate and check it binds this account's keys and chains to the enterprise CA.
+    if (target.signing_key === null || target.envelope_key === null) throw new HttpError(409, 'E_NOT_REGISTERED', 'the account has not registered its keys yet');
+    if (target.status !== 'active') throw new HttpError(409, 'E_NOT_APPROVED', "the account's real name is not approved yet");
+    let verified: { serial: string; fingerprint: string };
+    try {
+      // The certificate must name this account, its approved real name and both of its keys:
+      // certifying is vouching for exactly what the directory holds, nothing a client picked.
+      verified = await verifyEmployeeCertificate(body.certificate, {
+        caCertificatePem: ca.certificate,
+        account: target.id,
+        legalName: target.legal_name,
+        employeeNumber: target.employee_number,
+        signingKeySpki: fromBase64url(target.signing_key),
+        envelopeKeySpki: fromBase64url(target.envelope_key),
+        now: new Date(now()),
+      });
+    } catch (e) {
+      if (!isCryptoError(e)) throw e;
+      await ctx.audit.record({ actor: caller.account.id, action: 'certificate.issue', target: accountTarget(id), outcome: 'refused', details: { code: e.code } });
+      throw new HttpError(400, 'E_CERTIFICATE', e.message.replace(/^E_[A-Z_]+: /, ''));
+    }
     const at = now();
-    db.prepare('UPDATE accounts SET certificate = ?, certified_by = ?, certified_at = ?, updated_at = ? WHERE id = ?').run(body.certificate, caller.account.id, at, at, id);
-    await ctx.audit.record({ actor: caller.account.id, action: 'account.certify', target: accountTarget(id), outcome: 'ok', details: { signingKeyId: target.signing_key_id } });
-    return c.json({ ok: true as const });
+    const { changes } = db
+      .prepare(
+        `UPDATE accounts SET certificate = ?, certificate_serial = ?, certified_by = ?, certified_at = ?,
+           certificate_revoked_at = NULL, certificate_revoked_reason = NULL, certificate_revoked_by = NULL, updated_at = ?
+         WHERE id = ? AND status = 'active' AND legal_name = ? AND employee_number = ? AND signing_key = ?`,
+      )
+      .run(body.certificate, verified.serial, caller.account.id, at, at, id, target.legal_name, target.employee_number, target.signing_key);
+    // The profile changed or the account was disabled while the certificate was being checked.
+    if (changes !== 1) throw new HttpError(409, 'E_CONFLICT', 'the account changed meanwhile; check it again');
+    await ctx.audit.record({
+      actor: caller.account.id,
+      action: 'certificate.issue',
+      target: accountTarget(id),
+      outcome: 'ok',
+      details: { serial: verified.serial, fingerprint: verified.fingerprint, signingKeyId: target.signing_key_id },
+    });
+    return c.json(publicKeys(db, mustGetAccount(db, id)));
   });
+
+  api.add({
+    method: 'put',
+    path: '/accounts/:id/contact',
+    summary: "Change an account's contact (the account itself or a system-admin)",
+    auth: 'session',
+    body: ContactChangeRequest,
+    response: AccountProfileSchema,
+    errors: { 404: 'no such account', 409: 'the account is disabled' },
+  });
+  app.put('/accounts/:id/contact', auth, async (c) => {
+    const { id } = readParams(c, IdParam);
+    const caller = c.get('caller');
+    if (caller.account.id !== id && !caller.roles.includes('system-admin')) throw new HttpError(403, 'E_FORBIDDEN', 'only the account itself or a system administrator may change a contact');
+    const body = await readJson(c, ContactChangeRequest, SMALL_BODY);
+    const target = mustGetAccount(db, id);
+    if (target.status === 'disabled') throw new HttpError(409, 'E_CONFLICT', 'the account is disabled');
+    db.prepare('UPDATE accounts SET contact = ?, updated_at = ? WHERE id = ?').run(body.contact, now(), id);
+    await ctx.audit.record({ actor: caller.account.id, action: 'profile.contact', target: accountTarget(id), outcome: 'ok' });
+    return c.json(toProfile(db, mustGetAccount(db, id)));
+  });
+}
+
+/** GET /accounts/:id/public-keys, docs/relay-api.md. */
+function publicKeys(db: Db, row: AccountRow): z.infer<typeof PublicKeysResponse> {
+  return {
+    account: row.id,
+    status: row.status,
+    roles: rolesOf(db, row.id),
+    envelopeKey: row.envelope_key,
+    signingKey: row.signing_key,
+    signingKeyId: row.signing_key_id,
+    certified: isCertified(row),
+    revoked: row.certificate_revoked_at !== null,
+    certificate: row.certificate,
+  };
 }

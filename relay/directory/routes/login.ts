@@ -13,22 +13,31 @@ import { HttpError } from '../../http/errors';
 import { foldUsername, getAccount, getAccountByUsername } from '../accounts-store';
 import { accountTarget, type DirectoryDeps } from '../deps';
 import type { PendingLogin } from '../opaque';
-import { sessionAnswer, type DirectoryEnv, type IssuedSession } from '../sessions';
+import { sessionAnswer, type DirectoryEnv, type IssuedSession, type SessionOrigin } from '../sessions';
 import { clientAddress, sha256B64u } from '../util';
 
 const LOGIN_BODY = 2 * 1024;
 const LOGIN_FAILED = 'wrong username or password';
 
 /** Audit target for a username that may not exist: its hash, so typed names (often passwords by mistake) stay out of the log. */
-function usernameTarget(username: string): string {
+export function usernameTarget(username: string): string {
   return `username-sha256:${sha256B64u(username)}`;
 }
 
-/** Records the login, then starts the session; if the audit log cannot take the entry, no session is handed out. */
-export async function startAuditedSession(deps: DirectoryDeps, account: string, details: Record<string, string>): Promise<IssuedSession> {
-  const issued = await deps.sessions.start(account);
+/**
+ * Starts the session and records it (login.success, or the action that began it, such as
+ * account.recover); if the audit log cannot take the entry, the session ends before it is handed out.
+ */
+export async function startAuditedSession(
+  deps: DirectoryDeps,
+  account: string,
+  via: SessionOrigin,
+  details: Record<string, unknown> = {},
+  action = 'login.success',
+): Promise<IssuedSession> {
+  const issued = await deps.sessions.start(account, via);
   try {
-    await deps.ctx.audit.record({ actor: account, action: 'login.success', target: accountTarget(account), outcome: 'ok', details: { ...details, session: issued.id } });
+    await deps.ctx.audit.record({ actor: account, action, target: accountTarget(account), outcome: 'ok', details: { ...details, via, session: issued.id } });
   } catch (e) {
     deps.sessions.end(issued.id, 'audit-unavailable');
     throw e;
@@ -124,7 +133,7 @@ export function loginRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): void 
     // A success was not a guess: the name starts afresh and the address gets its attempt back.
     limits.username.reset(login.username);
     limits.address.refund(login.address);
-    const issued = await startAuditedSession(deps, account.id, { address: login.address });
+    const issued = await startAuditedSession(deps, account.id, 'login', { address: login.address });
     return c.json(sessionAnswer(issued));
   });
 }

@@ -84,7 +84,7 @@ export function registerRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): vo
     })();
 
     await ctx.audit.record({ actor: account.id, action: 'account.register', target: accountTarget(account.id), outcome: 'ok', details: { signingKeyId, kdf: { m: kdf.m, t: kdf.t, p: kdf.p } } });
-    const issued = await startAuditedSession(deps, account.id, { via: 'registration' });
+    const issued = await startAuditedSession(deps, account.id, 'registration');
     return c.json(sessionAnswer(issued));
   });
 }

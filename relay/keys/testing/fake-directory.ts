@@ -58,8 +58,11 @@ export async function createFakeDirectory() {
     local: (): FetchLike => async (url, init) => app.request(url, init),
     session: (sub: string, roles: string[] = ['employee'], extra: Partial<TokenPayload> = {}) => token({ typ: 'session', sub, roles, ...extra }),
     ticket: (sub: string, extra: Partial<TokenPayload> = {}, signer?: CryptoKey) => token({ typ: 'escrow-ticket', sub, ...extra }, signer),
-    /** Adds an account with real keys; status and certification as given. */
-    async member(id: string, opts: { status?: DirectoryPublicKeys['status']; certified?: boolean; roles?: string[]; envelopeKeys?: CryptoKeyPair } = {}): Promise<TestAccount> {
+    /** Adds an account with real keys; status, certification and revocation as given (`revoked` absent unless set). */
+    async member(
+      id: string,
+      opts: { status?: DirectoryPublicKeys['status']; certified?: boolean; revoked?: boolean; roles?: string[]; envelopeKeys?: CryptoKeyPair } = {},
+    ): Promise<TestAccount> {
       const envelopeKeys = opts.envelopeKeys ?? (await generateEnvelopeKeyPair());
       const signingKeys = await generateSigningKeyPair();
       const record: DirectoryPublicKeys = {
@@ -71,6 +74,7 @@ export async function createFakeDirectory() {
         signingKeyId: await publicKeyId(signingKeys.publicKey),
         certified: opts.certified ?? true,
         certificate: null,
+        ...(opts.revoked === undefined ? {} : { revoked: opts.revoked }),
       };
       accounts.set(id, record);
       return { id, envelopeKeys, signingKeys, record };

@@ -1,5 +1,6 @@
 import { isCryptoError } from '$shared/crypto/errors';
-import { errorWords, messages, type Lang, type MessageKey } from './messages';
+import { RelayApiError } from '$shared/protocol/relay-transport';
+import { errorWords, messages, relayErrorWords, type Lang, type MessageKey } from './messages';
 
 const STORAGE_KEY = 'sealvault.lang';
 
@@ -33,6 +34,12 @@ class Locale {
   error = (e: unknown): string => {
     const words = errorWords[this.current];
     if (isCryptoError(e)) return `${this.t('error.prefix')} (${e.code}): ${words[e.code]}`;
+    if (e instanceof RelayApiError) {
+      const known = relayErrorWords[this.current][e.code];
+      // The relay's own sentence adds the specifics (which field, which rule) to the general words.
+      return known ? `${known} (${e.code}: ${e.message})` : `${e.message} (${e.code})`;
+    }
+    if (e instanceof TypeError && /fetch/i.test(e.message)) return this.t('error.network');
     return `${words.E_INTERNAL} ${e instanceof Error ? e.message : String(e)}`;
   };
 }

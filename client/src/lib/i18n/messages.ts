@@ -3,8 +3,12 @@
  * to words here and nowhere else.
  */
 import type { ErrorCode } from '$shared/crypto/errors';
+import { accountsEn, accountsZh } from './messages-accounts';
+import { adminSecurityEn, adminSecurityZh } from './messages-admin-security';
+import { adminSystemEn, adminSystemZh } from './messages-admin-system';
+import { relayErrorsEn, relayErrorsZh } from './messages-relay-errors';
 
-const en = {
+const coreEn = {
   'app.tagline': 'Zero-knowledge contract vault',
   'lang.switch': '中文',
   'status.title': 'This browser',
@@ -30,9 +34,7 @@ const en = {
   'error.prefix': 'Refused',
 } as const;
 
-export type MessageKey = keyof typeof en;
-
-const zh: Record<MessageKey, string> = {
+const coreZh: Record<keyof typeof coreEn, string> = {
   'app.tagline': '零知识合同保险库',
   'lang.switch': 'English',
   'status.title': '本浏览器',
@@ -91,5 +93,11 @@ export const errorWords: Record<'en' | 'zh', Record<ErrorCode | 'E_INTERNAL', st
   },
 };
 
+const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn };
+export type MessageKey = keyof typeof en;
+const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh };
+
 export const messages = { en, zh } as const;
+/** Words for the relay's error codes; unknown codes fall back to the relay's own message. */
+export const relayErrorWords: Record<'en' | 'zh', Record<string, string>> = { en: relayErrorsEn, zh: relayErrorsZh };
 export type Lang = keyof typeof messages;

@@ -1,0 +1,47 @@
+/**
+ * How browser-side protocol code talks to the relay: one small transport, so the same flows run
+ * in the app (fetch), in relay unit tests (app.request) and in Node integration tests (HTTPS
+ * with the local CA). Non-2xx answers become RelayApiError with the relay's error code; answers
+ * are never trusted to be in shape (callers parse them with the wire schemas).
+ */
+
+/** A 4xx/5xx answer of the relay, with its error code (`E_LOGIN_FAILED`, `E_RATE_LIMITED`, ...). */
+export class RelayApiError extends Error {
+  override readonly name = 'RelayApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RelayTransport {
+  /** `path` is absolute from the origin, such as `/api/keys/private-keys/1`. */
+  request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, session?: string): Promise<unknown>;
+}
+
+export type FetchFn = (url: string, init: RequestInit) => Promise<Response> | Response;
+
+export async function answerOrThrow(res: Response): Promise<unknown> {
+  const answer: unknown = await res.json().catch(() => null);
+  if (!res.ok) {
+    const error = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    throw new RelayApiError(res.status, typeof error?.code === 'string' ? error.code : 'E_HTTP', typeof error?.message === 'string' ? error.message : `HTTP ${res.status}`);
+  }
+  return answer;
+}
+
+/** A transport over fetch; `origin` is '' in the app (same origin). */
+export function fetchTransport(origin = '', fetchFn: FetchFn = (url, init) => fetch(url, init)): RelayTransport {
+  return {
+    async request(method, path, body, session) {
+      const headers: Record<string, string> = {};
+      if (session) headers.authorization = `Bearer ${session}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetchFn(`${origin}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      return answerOrThrow(res);
+    },
+  };
+}
