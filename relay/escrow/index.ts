@@ -49,8 +49,13 @@ import { SlidingWindowLimiter } from './rate-limit';
 import { openEscrowStore, type ShareRow } from './store';
 
 export const ESCROW_POLICY = {
-  /** challenge, release and key-rotation calls per account and per client address per window */
+  /** challenge, release and key-rotation calls per account per window */
   callsPerWindow: 10,
+  /**
+   * the same calls per client address per window: larger, since a whole office signing in at
+   * nine behind one NAT address shares it; guessing is bounded by the per-account limit and lockout
+   */
+  callsPerAddressPerWindow: 300,
   windowMs: 60_000,
   /** failed signatures within failureWindowMs that lock the account */
   maxFailures: 5,
@@ -69,6 +74,17 @@ const KEEP_MS = 30 * 60_000;
 export interface EscrowServiceOptions {
   /** milliseconds since the epoch; injectable so tests move time instead of sleeping */
   now?: () => number;
+  /** calls per account per minute; default SEALVAULT_ESCROW_CALLS_PER_MINUTE or ESCROW_POLICY.callsPerWindow */
+  callsPerAccountPerMinute?: number;
+}
+
+/** An operator's override of the per-account budget (docs/relay-operations.md), bounded to sane values. */
+function configuredCallsPerMinute(): number {
+  const raw = process.env.SEALVAULT_ESCROW_CALLS_PER_MINUTE;
+  if (raw === undefined || raw === '') return ESCROW_POLICY.callsPerWindow;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 2 || n > 10_000) throw new Error(`SEALVAULT_ESCROW_CALLS_PER_MINUTE must be an integer from 2 to 10000, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 type Bindings = { incoming?: { socket?: { remoteAddress?: string } } };
@@ -117,7 +133,8 @@ function clientAddress(c: Context<Env>): string {
 export function createEscrowService(ctx: ServiceContext, options: EscrowServiceOptions = {}): RelayService {
   const now = options.now ?? Date.now;
   const store = openEscrowStore(ctx.dataDir);
-  const limiter = new SlidingWindowLimiter(ESCROW_POLICY.callsPerWindow, ESCROW_POLICY.windowMs);
+  const accountLimiter = new SlidingWindowLimiter(options.callsPerAccountPerMinute ?? configuredCallsPerMinute(), ESCROW_POLICY.windowMs);
+  const addressLimiter = new SlidingWindowLimiter(ESCROW_POLICY.callsPerAddressPerWindow, ESCROW_POLICY.windowMs);
   const api = new ApiDescription('escrow', ctx.version);
   const app = new Hono<Env>();
   app.use('*', sameOriginWrites());
@@ -161,7 +178,7 @@ export function createEscrowService(ctx: ServiceContext, options: EscrowServiceO
   };
 
   const limit = (c: Context<Env>, key: string): void => {
-    const r = limiter.hit(key, now());
+    const r = (key.startsWith('client:') ? addressLimiter : accountLimiter).hit(key, now());
     if (r.allowed) return;
     c.header('Retry-After', String(r.retryAfterSeconds));
     const err = new HttpError(429, 'E_RATE_LIMITED', 'too many escrow requests; wait a minute');

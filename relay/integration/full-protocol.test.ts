@@ -1,13 +1,11 @@
 /**
  * The whole protocol from Node, against the real relay over HTTPS in a child process, with the
  * shared crypto core as the client: first-run setup, four-eyes account and role approval,
- * registration, OPAQUE login, escrow ticket and challenge, KEK, private-key unwrap, a space with a
+ * the enterprise CA certifying an employee, registration, OPAQUE login, escrow ticket and challenge, KEK, private-key unwrap, a space with a
  * signed grant, a 20 MiB file uploaded in blocks across a relay killed with SIGKILL halfway,
  * resumed, committed, downloaded and compared; one block store deleted and the file still
  * downloads; and finally no database file or block store holds the plaintext or any key bytes.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -28,6 +26,8 @@ import { generateSigningKeyPair, importSigningPublicKey, publicKeyId, signStatem
 import { signEscrowChallenge } from '../../shared/formats/escrow-challenge';
 import { escrowTicket, httpTransport, login, newSalt, prelogin, register } from '../../shared/protocol/directory-client';
 import { envelopeDigest, type EnvelopeWire } from '../../shared/schemas/keys';
+import { createEnterpriseCa } from '../../shared/pki/enterprise-ca';
+import { issueEmployeeCertificate } from '../../shared/pki/employee-certificate';
 import { caFetch, type CaFetch } from './https-client';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -185,20 +185,6 @@ async function unlock(api: Api, username: string, password: string) {
   return { session: session.session, account: session.account, roles: session.roles, envelopePublic, envelopePrivate, signingPublic, signingPrivate };
 }
 
-async function selfSignedCertificatePem(): Promise<string> {
-  x509.cryptoProvider.set(crypto);
-  const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: 'CN=Sealvault test employee',
-    notBefore: new Date(),
-    notAfter: new Date(Date.now() + 86_400_000),
-    keys,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-  });
-  return `${cert.toString('pem')}\n`;
-}
-
 function allFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -249,7 +235,16 @@ describe('the full protocol against the relay over HTTPS', () => {
     const request = await api.call('POST', '/api/directory/role-requests', { account: created.account, role: 'space-manager', op: 'add' }, sys.session);
     await api.call('POST', `/api/directory/role-requests/${request.id}/approve`, {}, sec.session);
     const employee = await registerMember(api, created.invitationCode, 'employee password 合同 3', 'employee');
-    await api.call('POST', `/api/directory/accounts/${employee.account}/certificate`, { certificate: await selfSignedCertificatePem() }, sec.session);
+    // The security administrator's enterprise CA certifies the employee's key bundle.
+    const ca = await createEnterpriseCa('示例科技 Example Tech');
+    await api.call('PUT', '/api/directory/enterprise/ca', { certificate: ca.certificatePem }, sec.session);
+    const employeeKeys = await api.call('GET', `/api/directory/accounts/${employee.account}/public-keys`);
+    const certificate = await issueEmployeeCertificate(
+      ca,
+      { account: employee.account, legalName: '张三 Zhang San', employeeNumber: 'E1001', enterprise: '示例科技 Example Tech' },
+      { signingKeySpki: fromBase64url(employeeKeys.signingKey), envelopeKeySpki: fromBase64url(employeeKeys.envelopeKey) },
+    );
+    await api.call('POST', `/api/directory/accounts/${employee.account}/certificate`, { certificate }, sec.session);
 
     // Login and unlock with both halves.
     const me = await unlock(api, employee.username, employee.password);

@@ -56,11 +56,11 @@ export async function deriveRecoveryAuthKey(code: Uint8Array): Promise<{ private
 }
 
 export interface RecoveryContents {
-  escrowShare: Uint8Array;
+  escrowShare: Uint8Array<ArrayBuffer>;
   /** PKCS#8 of the RSA-OAEP envelope private key */
-  envelopeKey: Uint8Array;
+  envelopeKey: Uint8Array<ArrayBuffer>;
   /** PKCS#8 of the ECDSA P-256 signing private key */
-  signingKey: Uint8Array;
+  signingKey: Uint8Array<ArrayBuffer>;
 }
 
 async function blobKey(code: Uint8Array, account: string): Promise<CryptoKey> {
@@ -73,7 +73,7 @@ async function blobKey(code: Uint8Array, account: string): Promise<CryptoKey> {
 }
 
 /** base64url(nonce || AES-GCM(JCS{v, account, escrowShare, envelopeKey, signingKey})), AAD binds the account. */
-export async function sealRecoveryBlob(code: Uint8Array, account: string, contents: RecoveryContents): Promise<string> {
+export async function sealRecoveryBlob(code: Uint8Array, account: string, contents: { escrowShare: Uint8Array; envelopeKey: Uint8Array; signingKey: Uint8Array }): Promise<string> {
   abytes('escrowShare', contents.escrowShare, ESCROW_SHARE_LENGTH);
   const key = await blobKey(code, account);
   const nonce = randomBytes(NONCE_BYTES);
