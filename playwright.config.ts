@@ -21,6 +21,8 @@ export default defineConfig({
     // The relay's certificate comes from a local CA made on first start; Chromium is not told to
     // trust it, so TLS errors are ignored here (tests check the chain separately with node:tls).
     ignoreHTTPSErrors: true,
+    // A step that cannot happen fails in seconds with its locator named, not at the test timeout.
+    actionTimeout: 20_000,
     launchOptions: {
       executablePath: process.env.PLAYWRIGHT_CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -28,7 +30,8 @@ export default defineConfig({
   },
   webServer: {
     command: `npx tsx relay/cli.ts start --port ${port} --data ${dataDir}`,
-    env: { SEALVAULT_HTTP_PORT: String(httpPort), SEALVAULT_LOG_LEVEL: process.env.SEALVAULT_LOG_LEVEL },
+    // The account tests sign the same person in several times a minute; a person would not.
+    env: { SEALVAULT_HTTP_PORT: String(httpPort), SEALVAULT_LOG_LEVEL: process.env.SEALVAULT_LOG_LEVEL, SEALVAULT_ESCROW_CALLS_PER_MINUTE: '100' },
     url: `https://localhost:${port}/api/health`,
     ignoreHTTPSErrors: true,
     timeout: 60_000,

@@ -43,6 +43,11 @@ export const relayErrorsEn: Record<string, string> = {
   E_CROSS_ORIGIN: 'Refused: the request came from another site.',
   E_LOCKED_VAULT: 'Sign in first.',
   E_HTTP: 'The relay answered with an error.',
+  E_RECOVERY_FAILED: 'The username or recovery code is wrong.',
+  E_RECOVERY_EXPIRED: 'The recovery took too long. Start again.',
+  E_SHARE_MISMATCH: 'The key escrow holds a different key share than your recovery copy.',
+  E_NOT_SECURITY_ADMIN: 'The recipient is not an active security administrator.',
+  E_CERTIFICATE_REFUSED: 'The certificate was refused.',
 };
 
 export const relayErrorsZh: Record<string, string> = {
@@ -89,4 +94,9 @@ export const relayErrorsZh: Record<string, string> = {
   E_CROSS_ORIGIN: '已拒绝：请求来自其他网站。',
   E_LOCKED_VAULT: '请先登录。',
   E_HTTP: '中继返回了错误。',
+  E_RECOVERY_FAILED: '用户名或恢复码错误。',
+  E_RECOVERY_EXPIRED: '找回耗时过长，请重新开始。',
+  E_SHARE_MISMATCH: '密钥托管服务中的密钥份额与您的恢复副本不一致。',
+  E_NOT_SECURITY_ADMIN: '接收人不是在职的安全管理员。',
+  E_CERTIFICATE_REFUSED: '证书被拒绝。',
 };

@@ -23,6 +23,8 @@ class Vault {
   private lastActivity = Date.now();
   private timer: ReturnType<typeof setInterval> | null = null;
   private refreshing = false;
+  /** Set by the layout: where to send the person when the vault locks by itself. */
+  onLock: (reason: LockReason) => void = () => {};
 
   get roles() {
     return this.unlocked?.roles ?? [];
@@ -70,6 +72,7 @@ class Vault {
     this.unwatch();
     // Dropping the references is what frees the CryptoKeys; the session is ended at the relay too.
     if (current && tellRelay) void transport.request('POST', '/api/directory/logout', {}, current.session).catch(() => {});
+    if (current) this.onLock(reason);
   }
 
   private onActivity = () => {
