@@ -240,3 +240,15 @@ test('the relay sending weak key-derivation parameters is refused before any has
   await expect(page.getByTestId('steps').locator('li.current')).toContainText('Fetching your key-derivation settings');
   await expect(page.getByTestId('argon2-progress')).toHaveCount(0);
 });
+
+test('a tab left idle past the policy timeout signs out by itself and drops the keys', async ({ page }) => {
+  // Runs after the first test, which registered the auditor.
+  await page.clock.install();
+  await signIn(page, 'auditor', PASSWORDS.auditor);
+  await expect(page.getByTestId('welcome')).toContainText('Welcome, 赵审计', { timeout: 30_000 });
+  // The default policy is 15 minutes without a key press or click.
+  await page.clock.fastForward('16:00');
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByTestId('lock-reason')).toContainText('15 minutes without activity');
+  await expect(page.getByRole('navigation').getByRole('link', { name: 'Sign in' })).toBeVisible();
+});

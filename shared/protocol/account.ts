@@ -22,7 +22,7 @@ import { PublicKeysResponse, type Role } from '../schemas/directory';
 import { ChallengeResponseSchema, ReleaseResponseSchema } from '../schemas/escrow';
 import { PrivateKeysSchema } from '../schemas/keys';
 import { directoryOf, escrowTicket, login, newSalt, prelogin, register } from './directory-client';
-import type { RelayTransport } from './relay-transport';
+import { RelayApiError, type RelayTransport } from './relay-transport';
 
 /** Argon2id(password, salt, params) -> P, 32 bytes. */
 export type DeriveP = (password: string, salt: Uint8Array, params: Argon2Params) => Promise<Uint8Array>;
@@ -76,7 +76,7 @@ async function spkiOf(key: CryptoKey): Promise<Uint8Array> {
 }
 
 /** Re-imports a freshly generated private key as non-extractable, so nothing in memory can export it. */
-async function lockDown(privateKey: CryptoKey, algorithm: RsaHashedImportParams | EcKeyImportParams, usages: KeyUsage[]): Promise<CryptoKey> {
+export async function lockDown(privateKey: CryptoKey, algorithm: RsaHashedImportParams | EcKeyImportParams, usages: KeyUsage[]): Promise<CryptoKey> {
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', privateKey));
   try {
     return await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, usages);
@@ -86,13 +86,13 @@ async function lockDown(privateKey: CryptoKey, algorithm: RsaHashedImportParams 
 }
 
 /** Retries a step that only stores something (idempotent at the relay) across a network blip. */
-async function withRetry<T>(step: () => Promise<T>, attempts = 3): Promise<T> {
+export async function withRetry<T>(step: () => Promise<T>, attempts = 3): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await step();
     } catch (e) {
-      const status = (e as { status?: number }).status;
-      const retryable = status === undefined || status >= 500;
+      // A network failure (fetch throws TypeError) or a relay that is briefly unavailable; never a refusal.
+      const retryable = (e instanceof RelayApiError && e.status >= 500) || e instanceof TypeError;
       if (!retryable || i >= attempts) throw e;
       await new Promise((r) => setTimeout(r, 300 * i));
     }

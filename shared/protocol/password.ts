@@ -18,7 +18,7 @@ import { toBase64url } from '../crypto/encoding';
 import { wrapPrivateKey, type WrapContext } from '../crypto/private-keys';
 import { PasswordStartResponse, SessionResponse } from '../schemas/directory';
 import { PrivateKeysSchema } from '../schemas/keys';
-import { escrowProof, parseAnswer, unlockAccount, type DeriveP, type UnlockedAccount, type UnlockMaterial } from './account';
+import { escrowProof, lockDown, parseAnswer, unlockAccount, withRetry, type DeriveP, type UnlockedAccount, type UnlockMaterial } from './account';
 import { newSalt, OPAQUE_KEY_STRETCHING } from './directory-client';
 import type { RelayTransport } from './relay-transport';
 
@@ -44,18 +44,6 @@ export interface NewPasswordMaterial {
   onStep: (step: PasswordStep) => void;
 }
 
-async function retry<T>(step: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await step();
-    } catch (e) {
-      const status = (e as { status?: number }).status;
-      if ((status !== undefined && status < 500) || i >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, 400 * i));
-    }
-  }
-}
-
 /** Steps 2 to 4 of a password change or a recovery: new P, new wrapping, new escrow version, new OPAQUE record. */
 export async function setNewPassword(m: NewPasswordMaterial): Promise<{ session: string; expiresAt: number; escrowVersion: number }> {
   const { transport, account } = m;
@@ -72,7 +60,7 @@ export async function setNewPassword(m: NewPasswordMaterial): Promise<{ session:
     const sigCtx: WrapContext = { account, purpose: 'signing', keyId: m.signingKeyId, kdf };
     const latest = parseAnswer(PrivateKeysSchema, await transport.request('GET', '/api/keys/private-keys/latest', undefined, m.session), 'private keys');
     const wrapped = { envelopeKey: await wrapPrivateKey(kek, m.envelopePrivate, envCtx), signingKey: await wrapPrivateKey(kek, m.signingPrivate, sigCtx), kek: { ...kdf, escrowVersion } };
-    await retry(() => transport.request('PUT', `/api/keys/private-keys/${latest.version + 1}`, wrapped, m.session));
+    await withRetry(() => transport.request('PUT', `/api/keys/private-keys/${latest.version + 1}`, wrapped, m.session));
 
     m.onStep('new-escrow');
     const auth = await deriveEscrowAuthKey(p);
@@ -82,7 +70,7 @@ export async function setNewPassword(m: NewPasswordMaterial): Promise<{ session:
     m.onStep('new-password');
     await ready;
     const password = await deriveOpaqueInput(p);
-    const answer = await retry(async () => {
+    const answer = await withRetry(async () => {
       const { clientRegistrationState, registrationRequest } = client.startRegistration({ password });
       const started = parseAnswer(PasswordStartResponse, await transport.request('POST', '/api/directory/password/start', { registrationRequest }, m.session), 'password/start');
       const { registrationRecord } = client.finishRegistration({ password, registrationResponse: started.registrationResponse, clientRegistrationState, keyStretching: OPAQUE_KEY_STRETCHING });
@@ -91,15 +79,6 @@ export async function setNewPassword(m: NewPasswordMaterial): Promise<{ session:
     return { session: answer.session, expiresAt: answer.expiresAt, escrowVersion };
   } finally {
     p.fill(0);
-  }
-}
-
-async function lockDown(key: CryptoKey, algorithm: RsaHashedImportParams | EcKeyImportParams, usages: KeyUsage[]): Promise<CryptoKey> {
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', key));
-  try {
-    return await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, usages);
-  } finally {
-    pkcs8.fill(0);
   }
 }
 
