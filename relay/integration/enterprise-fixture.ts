@@ -1,0 +1,88 @@
+/**
+ * A running relay (in process, HTTPS with its local CA) with an enterprise set up through the
+ * browser's own protocol code: the three administrators, the enterprise CA made by the security
+ * administrator, and a helper that brings an employee from invitation to a certified account.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { derivePasswordHalf } from '../../shared/crypto/argon2';
+import { registerAccount, type DeriveP, type RegisteredAccount } from '../../shared/protocol/account';
+import { certifyAccount, establishEnterpriseCa, openEnterpriseCaKey } from '../../shared/protocol/certification';
+import { fetchTransport, type RelayTransport } from '../../shared/protocol/relay-transport';
+import { AccountProfileSchema } from '../../shared/schemas/directory';
+import { createLogger } from '../common/observability';
+import { startRelay, type RunningRelay } from '../server';
+import { caFetch } from './https-client';
+
+export const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(password, salt, params);
+
+export interface Enterprise {
+  relay: RunningRelay;
+  transport: RelayTransport;
+  sys: RegisteredAccount;
+  sec: RegisteredAccount;
+  auditor: RegisteredAccount;
+  caPem: string;
+  name: string;
+  /** invited by sys, approved and certified by sec; `spaceManager` adds that role through a request */
+  employee(username: string, legalName: string, options?: { spaceManager?: boolean; certify?: boolean }): Promise<RegisteredAccount>;
+  close(): Promise<void>;
+}
+
+export async function startEnterprise(name = '示例科技 Example Tech'): Promise<Enterprise> {
+  // Test accounts unlock far more often in a minute than people do.
+  process.env.SEALVAULT_ESCROW_CALLS_PER_MINUTE = '1000';
+  const dataDir = mkdtempSync(join(tmpdir(), 'sealvault-enterprise-'));
+  const relay = await startRelay({ dataDir, port: 0, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: join(dataDir, 'no-client') });
+  const fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
+  const transport = fetchTransport(relay.url.replace(/\/$/, ''), (url, init) => fetcher(url, init as never));
+  const call = (method: 'GET' | 'POST', path: string, body?: unknown, session?: string) => transport.request(method, path, body, session) as Promise<any>;
+
+  const setupToken = readFileSync(join(dataDir, 'setup-link.txt'), 'utf8').trim().split('#')[1];
+  const setup = await call('POST', '/api/directory/setup', {
+    setupToken,
+    enterprise: { name },
+    administrators: [
+      { role: 'system-admin', legalName: 'Sys Admin', employeeNumber: 'A001', contact: 'sys@example.test', username: 'sys' },
+      { role: 'security-admin', legalName: 'Sec Admin', employeeNumber: 'A002', contact: 'sec@example.test', username: 'sec' },
+      { role: 'auditor', legalName: 'Audi Tor', employeeNumber: 'A003', contact: 'audit@example.test', username: 'auditor' },
+    ],
+  });
+  const invite = (role: string) => setup.invitations.find((i: { role: string }) => i.role === role).invitationCode as string;
+  const sys = await registerAccount({ transport, invitationCode: invite('system-admin'), password: 'sys admin correct horse 1', deriveP });
+  const sec = await registerAccount({ transport, invitationCode: invite('security-admin'), password: 'sec admin battery staple 2', deriveP });
+  const auditor = await registerAccount({ transport, invitationCode: invite('auditor'), password: 'auditor tamper evident 3', deriveP });
+  const { certificatePem: caPem } = await establishEnterpriseCa(transport, sec, name);
+  const caKey = await openEnterpriseCaKey(transport, sec, caPem);
+  let number = 1000;
+
+  return {
+    relay,
+    transport,
+    sys,
+    sec,
+    auditor,
+    caPem,
+    name,
+    async employee(username, legalName, options = {}) {
+      const invited = await call('POST', '/api/directory/accounts', { legalName, employeeNumber: `E${++number}`, contact: `${username}@example.test`, username }, sys.session);
+      await call('POST', `/api/directory/accounts/${invited.account}/approve`, {}, sec.session);
+      if (options.spaceManager) {
+        const request = await call('POST', '/api/directory/role-requests', { account: invited.account, role: 'space-manager', op: 'add' }, sys.session);
+        await call('POST', `/api/directory/role-requests/${request.id}/approve`, {}, sec.session);
+      }
+      const account = await registerAccount({ transport, invitationCode: invited.invitationCode, password: `${username} password for tests 9`, deriveP });
+      if (options.certify !== false) {
+        const profile = AccountProfileSchema.parse(await call('GET', `/api/directory/accounts/${account.account}`, undefined, sec.session));
+        await certifyAccount(transport, sec, { certificatePem: caPem, privateKey: caKey, enterpriseName: name }, profile);
+      }
+      return account;
+    },
+    async close() {
+      fetcher.close();
+      await relay.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
