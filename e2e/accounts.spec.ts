@@ -99,6 +99,7 @@ test('an enterprise goes from a fresh install to certified employee accounts, wi
     await register(sec, null, PASSWORDS.sec);
     await openConsole(sec, 'Security administration');
     await expect(sec.getByTestId('ca-fingerprint')).toBeVisible();
+    await expect(sec.getByTestId('ca-key-holders')).toContainText('李安全');
   });
   await test.step('the system administrator and the auditor register', async () => {
     await register(sys, invitations['system-admin']!, PASSWORDS.sys);

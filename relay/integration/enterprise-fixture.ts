@@ -24,9 +24,11 @@ export interface Enterprise {
   sec: RegisteredAccount;
   auditor: RegisteredAccount;
   caPem: string;
+  /** the first security administrator's opened CA key */
+  caKey: CryptoKey;
   name: string;
   /** invited by sys, approved and certified by sec; `spaceManager` adds that role through a request */
-  employee(username: string, legalName: string, options?: { spaceManager?: boolean; certify?: boolean }): Promise<RegisteredAccount>;
+  employee(username: string, legalName: string, options?: { spaceManager?: boolean; roles?: string[]; certify?: boolean }): Promise<RegisteredAccount>;
   close(): Promise<void>;
 }
 
@@ -64,12 +66,13 @@ export async function startEnterprise(name = '示例科技 Example Tech'): Promi
     sec,
     auditor,
     caPem,
+    caKey,
     name,
     async employee(username, legalName, options = {}) {
       const invited = await call('POST', '/api/directory/accounts', { legalName, employeeNumber: `E${++number}`, contact: `${username}@example.test`, username }, sys.session);
       await call('POST', `/api/directory/accounts/${invited.account}/approve`, {}, sec.session);
-      if (options.spaceManager) {
-        const request = await call('POST', '/api/directory/role-requests', { account: invited.account, role: 'space-manager', op: 'add' }, sys.session);
+      for (const role of [...(options.spaceManager ? ['space-manager'] : []), ...(options.roles ?? [])]) {
+        const request = await call('POST', '/api/directory/role-requests', { account: invited.account, role, op: 'add' }, sys.session);
         await call('POST', `/api/directory/role-requests/${request.id}/approve`, {}, sec.session);
       }
       const account = await registerAccount({ transport, invitationCode: invited.invitationCode, password: `${username} password for tests 9`, deriveP });

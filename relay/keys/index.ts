@@ -13,6 +13,8 @@ import {
   CA_KEY_PURPOSE,
   CaKeyEnvelopeListSchema,
   CaKeyRecipientParamSchema,
+  CaKeyRecipientsQuerySchema,
+  CaKeyRecipientsSchema,
   CreateEnvelopeResultSchema,
   CreateEnvelopeSchema,
   CreateGrantSchema,
@@ -509,6 +511,19 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
       .map(fromRow)
       .filter((e) => e.envelope.context.recipient === me && e.envelope.context.purpose === CA_KEY_PURPOSE);
     return c.json({ envelopes: mine });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/ca-key/recipients',
+    summary: 'Which accounts hold an envelope of the CA key with this fingerprint (security-admin only): to see who still needs one',
+    auth: 'session',
+    query: CaKeyRecipientsQuerySchema,
+    response: CaKeyRecipientsSchema,
+  });
+  app.get('/ca-key/recipients', session, requireRole(SECURITY_ADMIN_ROLE), (c) => {
+    const { ca } = readQuery(c, CaKeyRecipientsQuerySchema);
+    return c.json({ ca, recipients: store.caKeyRecipients(ca) });
   });
 
   return { name: 'keys', app, close: () => store.close() };

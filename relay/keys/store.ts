@@ -192,6 +192,7 @@ export function openKeysStore(dataDir: string) {
        ORDER BY created_at, id LIMIT ${LIST_LIMIT}`,
     ),
     caKeyEnvelope: db.prepare<[string, string], CaKeyEnvelopeRow>('SELECT * FROM ca_key_envelopes WHERE recipient = ? AND ca = ?'),
+    caKeyRecipients: db.prepare<[string], { recipient: string }>(`SELECT recipient FROM ca_key_envelopes WHERE ca = ? ORDER BY recipient LIMIT ${LIST_LIMIT}`),
     myCaKeyEnvelopes: db.prepare<[string], CaKeyEnvelopeRow>(`SELECT * FROM ca_key_envelopes WHERE recipient = ? ORDER BY created_at, ca LIMIT ${LIST_LIMIT}`),
     putCaKeyEnvelope: db.prepare<[string, string, string, string, number]>(
       `INSERT INTO ca_key_envelopes (recipient, ca, envelope, created_by, created_at) VALUES (?, ?, ?, ?, ?)
@@ -248,6 +249,7 @@ export function openKeysStore(dataDir: string) {
     mySpaceEnvelopes: (member: string, space: string | null, contract: string | null) => q.mySpaceEnvelopes.all({ member, space, contract }),
     caKeyEnvelope: (recipient: string, ca: string) => q.caKeyEnvelope.get(recipient, ca),
     myCaKeyEnvelopes: (recipient: string) => q.myCaKeyEnvelopes.all(recipient),
+    caKeyRecipients: (ca: string) => q.caKeyRecipients.all(ca).map((r) => r.recipient),
     /** Stores or replaces the envelope of one recipient and CA. */
     putCaKeyEnvelope: (e: Omit<CaKeyEnvelopeRow, 'created_at'>, now: number) => q.putCaKeyEnvelope.run(e.recipient, e.ca, e.envelope, e.created_by, now),
     close: (): void => {

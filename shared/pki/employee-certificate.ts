@@ -115,6 +115,10 @@ export async function verifyEmployeeCertificate(pem: string, expected: ExpectedE
   if (subjectField(cert, NAME_OIDS.userId, 'account id (UID)') !== expected.account) fail('E_CONTEXT', 'the certificate names another account');
   if (subjectField(cert, NAME_OIDS.commonName, 'legal name (CN)') !== expected.legalName) fail('E_CONTEXT', "the certificate's legal name is not the account's");
   if (subjectField(cert, NAME_OIDS.serialNumber, 'employee number (serialNumber)') !== expected.employeeNumber) fail('E_CONTEXT', "the certificate's employee number is not the account's");
+  // The enterprise the CA names, so a certificate cannot claim another organisation under this root.
+  if (subjectField(cert, NAME_OIDS.organization, 'organization (O)') !== subjectField(ca, NAME_OIDS.organization, 'organization (O) of the CA')) {
+    fail('E_CONTEXT', "the certificate's organization is not the enterprise of the CA");
+  }
 
   if (!equalBytes(new Uint8Array(cert.publicKey.rawData), expected.signingKeySpki)) fail('E_CONTEXT', "the certificate's key is not the account's signing key");
   const urns = (cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []).filter((n) => n.type === 'url' && n.value.startsWith(ENVELOPE_KEY_URN_PREFIX));

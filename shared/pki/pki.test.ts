@@ -78,6 +78,12 @@ describe('employee certificate', () => {
     }
   });
 
+  it('refuses a certificate naming another organization than the CA', async () => {
+    const f = await fixture();
+    const other = await issueEmployeeCertificate(f.ca, { ...f.identity, enterprise: 'Another Co' }, f.keys);
+    expect(await codeOf(verifyEmployeeCertificate(other, f.expected))).toBe('E_CONTEXT');
+  });
+
   it('refuses a certificate whose signature bytes were changed, and one signed by a look-alike CA of the same name', async () => {
     const f = await fixture();
     const der = Buffer.from(f.pem.replace(/-----[A-Z ]+-----|\n/g, ''), 'base64');

@@ -22,6 +22,7 @@ import type { RelayTransport } from './relay-transport';
 const CA_KEY_ALGORITHM = { algorithm: { name: 'ECDSA', namedCurve: 'P-256' } as EcKeyImportParams, usages: ['sign'] as KeyUsage[], format: 'pkcs8' as const };
 
 const CaKeyList = z.object({ envelopes: z.array(z.object({ ca: z.string(), envelope: EnvelopeSchema })) });
+const CaKeyRecipients = z.object({ ca: z.string(), recipients: z.array(z.string()) });
 
 function caKeyContext(recipient: string, fingerprint: string) {
   return { purpose: 'ca-key', recipient, ca: fingerprint };
@@ -38,15 +39,42 @@ export async function establishEnterpriseCa(transport: RelayTransport, me: Unloc
   return { certificatePem: ca.certificatePem, fingerprint: ca.fingerprint };
 }
 
-/** Opens the CA key from the caller's envelope, as a non-extractable key proven to match the certificate. */
-export async function openEnterpriseCaKey(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string): Promise<CryptoKey> {
+/**
+ * Opens the CA key from the caller's envelope, proven to match the certificate; non-extractable
+ * unless it is about to be enveloped to another security administrator.
+ */
+export async function openEnterpriseCaKey(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string, extractable = false): Promise<CryptoKey> {
   const { fingerprint } = await checkEnterpriseCaCertificate(caCertificatePem, new Date());
   const list = parseAnswer(CaKeyList, await transport.request('GET', '/api/keys/ca-key', undefined, me.session), 'CA key');
   const mine = list.envelopes.find((e) => e.ca === fingerprint);
   if (!mine) fail('E_CONTEXT', 'no envelope of the enterprise CA key is addressed to this account');
-  const key = await openEnvelope(me.envelope.privateKey, mine.envelope as Envelope, caKeyContext(me.account, fingerprint), CA_KEY_ALGORITHM);
+  const key = await openEnvelope(me.envelope.privateKey, mine.envelope as Envelope, caKeyContext(me.account, fingerprint), { ...CA_KEY_ALGORITHM, extractable });
   await checkCaKeyPair(caCertificatePem, key);
   return key;
+}
+
+/** The accounts that hold an envelope of this CA's key. */
+export async function caKeyHolders(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string): Promise<string[]> {
+  const { fingerprint } = await checkEnterpriseCaCertificate(caCertificatePem, new Date());
+  const answer = parseAnswer(CaKeyRecipients, await transport.request('GET', `/api/keys/ca-key/recipients?ca=${fingerprint}`, undefined, me.session), 'CA key holders');
+  if (answer.ca !== fingerprint) fail('E_CONTEXT', 'the relay answered about another CA');
+  return answer.recipients;
+}
+
+/**
+ * Envelopes the CA key to another security administrator, so that the enterprise does not
+ * depend on one person's account to certify anyone. Only to an active, certified account that
+ * holds the security-admin role.
+ */
+export async function shareEnterpriseCaKey(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string, recipient: string): Promise<void> {
+  const keys = parseAnswer(PublicKeysResponse, await transport.request('GET', `/api/directory/accounts/${encodeURIComponent(recipient)}/public-keys`), 'public keys');
+  if (keys.account !== recipient || !keys.roles.includes('security-admin')) fail('E_CONTEXT', 'the CA key goes only to security administrators');
+  const certified = await certifiedKeysOf(transport, recipient, caCertificatePem);
+  const { fingerprint } = await checkEnterpriseCaCertificate(caCertificatePem, new Date());
+  const caKey = await openEnterpriseCaKey(transport, me, caCertificatePem, true);
+  const envelope = await sealEnvelope(certified.envelopeKey, caKey, caKeyContext(recipient, fingerprint), 'pkcs8');
+  await transport.request('PUT', `/api/keys/ca-key/${encodeURIComponent(recipient)}`, { envelope }, me.session);
+  await recordAsAccount(transport, me, { action: 'ca-key.share', target: `account:${recipient}`, details: { ca: fingerprint } });
 }
 
 /** Issues and stores the certificate of `target`'s key bundle, and signs the audit entry for it. */

@@ -225,6 +225,9 @@ export const CaKeyEnvelopeSchema = EnvelopeSchema.extend({ context: CaKeyEnvelop
 /** PUT /ca-key/:recipient */
 export const PutCaKeyEnvelopeSchema = z.strictObject({ envelope: CaKeyEnvelopeSchema });
 export const CaKeyRecipientParamSchema = z.strictObject({ recipient: Id });
+/** GET /ca-key/recipients?ca=: who holds an envelope of that CA's key (ids only, no envelopes). */
+export const CaKeyRecipientsQuerySchema = z.strictObject({ ca: Sha256B64u });
+export const CaKeyRecipientsSchema = z.strictObject({ ca: Sha256B64u, recipients: z.array(Id) });
 export const PutCaKeyEnvelopeResultSchema = z.strictObject({
   recipient: Id,
   ca: Sha256B64u,
