@@ -110,6 +110,13 @@ export interface EncryptOptions {
    * device's CSPRNG: a repeated salt under one key repeats the key and nonce.
    */
   testOnlySalt?: Uint8Array;
+  /**
+   * Re-creating the ciphertext of a file whose block hashes are already signed, to resume its
+   * upload. The same salt over the same plaintext gives the same bytes; over a changed file it
+   * would reuse nonces, so the caller MUST compare every block with the signed hashes and let
+   * none that differ leave the device (shared/protocol/files.ts does).
+   */
+  reencryptSalt?: Uint8Array;
 }
 
 /** Encrypts a whole in-memory message. For large files use createEncryptStream. */
@@ -215,7 +222,8 @@ export async function createEncryptStream(
   inputKey: InputKey,
   options: EncryptOptions & { inFlight?: number },
 ): Promise<EncryptStream> {
-  const salt = options.testOnlySalt ?? randomBytes(SALT_SIZE);
+  const salt = options.testOnlySalt ?? options.reencryptSalt ?? randomBytes(SALT_SIZE);
+  abytes('salt', salt, SALT_SIZE);
   const keys = await deriveMessageKeys(inputKey, salt, options.context);
   const frames = new Reframer(CHUNK_SIZE);
   const pipeline = new OrderedPipeline(options.inFlight ?? DEFAULT_IN_FLIGHT);

@@ -22,6 +22,12 @@ export interface RelayTransport {
   request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, session?: string): Promise<unknown>;
 }
 
+/** Raw bytes to and from the relay: the vault's storage blocks. */
+export interface BlockTransport {
+  putBytes(path: string, bytes: Uint8Array, session: string): Promise<unknown>;
+  getBytes(path: string, session: string): Promise<Uint8Array>;
+}
+
 export type FetchFn = (url: string, init: RequestInit) => Promise<Response> | Response;
 
 export async function answerOrThrow(res: Response): Promise<unknown> {
@@ -34,8 +40,17 @@ export async function answerOrThrow(res: Response): Promise<unknown> {
 }
 
 /** A transport over fetch; `origin` is '' in the app (same origin). */
-export function fetchTransport(origin = '', fetchFn: FetchFn = (url, init) => fetch(url, init)): RelayTransport {
+export function fetchTransport(origin = '', fetchFn: FetchFn = (url, init) => fetch(url, init)): RelayTransport & BlockTransport {
   return {
+    async putBytes(path, bytes, session) {
+      const res = await fetchFn(`${origin}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${session}`, 'content-type': 'application/octet-stream' }, body: bytes as BodyInit });
+      return answerOrThrow(res);
+    },
+    async getBytes(path, session) {
+      const res = await fetchFn(`${origin}${path}`, { method: 'GET', headers: { authorization: `Bearer ${session}` } });
+      if (!res.ok) await answerOrThrow(res);
+      return new Uint8Array(await res.arrayBuffer());
+    },
     async request(method, path, body, session) {
       const headers: Record<string, string> = {};
       if (session) headers.authorization = `Bearer ${session}`;

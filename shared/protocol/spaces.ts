@@ -140,3 +140,25 @@ export async function revokeAccess(transport: RelayTransport, me: UnlockedAccoun
   }
   return { keyVersion: grants.keyVersion };
 }
+
+/** Roles whose members may write contracts (records, files, versions) in a space. */
+export const WRITER_ROLES: readonly GrantRole[] = ['manager', 'editor'];
+
+/**
+ * The accounts allowed to write in `space`, each with its certified signing key: the manager and
+ * every member whose current grant, signed by the manager, says editor. What a reader checks a
+ * manifest or record signature against; the relay's member list alone is not trusted.
+ */
+export async function verifiedWriters(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string, space: string): Promise<Map<string, CryptoKey>> {
+  const grants = await spaceGrants(transport, me, space);
+  const manager = await certifiedKeysOf(transport, grants.manager, caCertificatePem);
+  const writers = new Map<string, CryptoKey>([[grants.manager, manager.signingKey]]);
+  for (const g of grants.grants) {
+    if (g.keyVersion !== grants.keyVersion || !WRITER_ROLES.includes(g.role) || writers.has(g.member)) continue;
+    const st = await verifyStatement(manager.signingKey, g.grantStatement, GRANT_STATEMENT_TYPE).catch(() => null);
+    if (!st || st.granter !== grants.manager || st.member !== g.member || st.role !== g.role || st.space !== space) continue;
+    const member = await certifiedKeysOf(transport, g.member, caCertificatePem).catch(() => null);
+    if (member) writers.set(g.member, member.signingKey);
+  }
+  return writers;
+}
