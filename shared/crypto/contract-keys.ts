@@ -5,8 +5,14 @@
  *   record key       = HKDF-Expand(DEK, "sealvault/v1/record-key", 32) -> AES-256-GCM, non-extractable
  * Using the DEK for one primitive only (HMAC) keeps records and files in separate key domains.
  */
-import { own, utf8 } from './bytes';
+import { own, randomBytes, utf8 } from './bytes';
+import { fromBase64url, toBase64url } from './encoding';
+import { fail } from './errors';
+import { RECORD_NONCE_SIZE, recordAad, type SealedRecord } from './records';
 import { LABELS, hkdfExpand } from './hkdf';
+
+/** The record kind of a DEK wrapped under the space key; its version is the space key's version. */
+export const DEK_RECORD_KIND = 'dek';
 
 export const DEK_ALGORITHM: HmacImportParams = { name: 'HMAC', hash: 'SHA-256', length: 256 };
 
@@ -21,5 +27,43 @@ export async function deriveRecordKey(dek: CryptoKey): Promise<CryptoKey> {
     return await crypto.subtle.importKey('raw', own(bytes), 'AES-GCM', false, ['encrypt', 'decrypt']);
   } finally {
     bytes.fill(0);
+  }
+}
+
+/**
+ * The DEK at rest, wrapped under the space key SK version `version` with AES-256-GCM (raw key
+ * bytes), in the shape of a sealed record of kind "dek": the same AAD binds it to its contract
+ * and to the SK version, so the relay can neither move it to another contract nor claim another
+ * key version (docs/FORMATS.md section 3).
+ */
+export async function wrapDek(spaceKey: CryptoKey, dek: CryptoKey, ctx: { contract: string; version: number }): Promise<SealedRecord> {
+  const record = { kind: DEK_RECORD_KIND, contract: ctx.contract, version: ctx.version };
+  const nonce = randomBytes(RECORD_NONCE_SIZE);
+  const wrapped = await crypto.subtle.wrapKey('raw', dek, spaceKey, { name: 'AES-GCM', iv: nonce, additionalData: recordAad(record) });
+  return { v: 1, ...record, nonce: toBase64url(nonce), ct: toBase64url(new Uint8Array(wrapped)) };
+}
+
+/** Opens a wrapped DEK as a non-extractable key; E_CONTEXT for another contract or version, E_AUTH for a changed one. */
+export async function unwrapDek(spaceKey: CryptoKey, sealed: unknown, expected: { contract: string; version: number }): Promise<CryptoKey> {
+  if (typeof sealed !== 'object' || sealed === null) return fail('E_FORMAT', 'wrapped DEK must be an object');
+  const r = sealed as Partial<SealedRecord>;
+  if (r.v !== 1) fail('E_FORMAT', 'unsupported wrapped DEK version');
+  if (r.kind !== DEK_RECORD_KIND || r.contract !== expected.contract || r.version !== expected.version) {
+    fail('E_CONTEXT', `wrapped DEK is for ${String(r.kind)}/${String(r.contract)}/v${String(r.version)}, expected ${DEK_RECORD_KIND}/${expected.contract}/v${expected.version}`);
+  }
+  const nonce = fromBase64url(String(r.nonce));
+  if (nonce.length !== RECORD_NONCE_SIZE) fail('E_FORMAT', 'wrapped DEK nonce must be 12 bytes');
+  try {
+    return await crypto.subtle.unwrapKey(
+      'raw',
+      fromBase64url(String(r.ct)),
+      spaceKey,
+      { name: 'AES-GCM', iv: nonce, additionalData: recordAad({ kind: DEK_RECORD_KIND, ...expected }) },
+      DEK_ALGORITHM,
+      false,
+      ['sign'],
+    );
+  } catch (e) {
+    return fail('E_AUTH', 'the contract key does not unwrap: wrong space key version, or the stored key was changed', e);
   }
 }

@@ -142,11 +142,11 @@ export async function revokeAccess(transport: RelayTransport, me: UnlockedAccoun
 }
 
 /** Roles whose members may write contracts (records, files, versions) in a space. */
-export const WRITER_ROLES: readonly GrantRole[] = ['manager', 'editor'];
+export const WRITER_ROLES: readonly GrantRole[] = ['manager', 'editor', 'signer'];
 
 /**
  * The accounts allowed to write in `space`, each with its certified signing key: the manager and
- * every member whose current grant, signed by the manager, says editor. What a reader checks a
+ * every member whose current grant, signed by the manager, says editor or signer (a signer writes the signed version of a file). What a reader checks a
  * manifest or record signature against; the relay's member list alone is not trusted.
  */
 export async function verifiedWriters(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string, space: string): Promise<Map<string, CryptoKey>> {
