@@ -23,6 +23,12 @@ export const fakeDirectory: RelayServiceFactory = (ctx) => {
   const app = new Hono();
   app.get('/health', (c) => c.json({ service: ctx.name, version: ctx.version, ok: true }));
   app.get('/key', (c) => c.json({ service: ctx.name, publicKey: ctx.key.publicB64u }));
+  // The vault checks each manifest's signature with the uploader's certified key: the bench
+  // account's key comes from the bench client (BENCH_SIGNER_SPKI, base64url SPKI).
+  const signer = process.env.BENCH_SIGNER_SPKI ?? null;
+  app.get('/accounts/bench/public-keys', (c) =>
+    c.json({ account: 'bench', status: 'active', roles: ['employee'], envelopeKey: null, signingKey: signer, signingKeyId: null, certified: signer !== null, revoked: false, certificate: null }),
+  );
   return { name: ctx.name, app };
 };
 

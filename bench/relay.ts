@@ -82,10 +82,10 @@ interface Relay {
   dataDir: string;
 }
 
-async function startRelayChild(dataDir: string): Promise<Relay> {
+async function startRelayChild(dataDir: string, signerSpki: string): Promise<Relay> {
   const child = spawn(process.execPath, [...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', join(ROOT, 'bench/relay-server.ts')], {
     cwd: ROOT,
-    env: { ...process.env, BENCH_RELAY_DATA: dataDir },
+    env: { ...process.env, BENCH_RELAY_DATA: dataDir, BENCH_SIGNER_SPKI: signerSpki },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -414,12 +414,14 @@ async function main(): Promise<void> {
     process.exit(1);
   }, WATCHDOG_MS);
   try {
-    relay = await startRelayChild(dataDir);
+    const signerPair = await generateSigningKeyPair();
+    const signer = signerPair.privateKey;
+    const signerSpki = Buffer.from(await crypto.subtle.exportKey('spki', signerPair.publicKey)).toString('base64url');
+    relay = await startRelayChild(dataDir, signerSpki);
     log(`relay pid ${relay.pid} on https://127.0.0.1:${relay.port} (data ${dataDir})`);
     const pkcs8 = readFileSync(join(dataDir, 'directory', 'service-key.pkcs8'));
     const directoryKey = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']);
     client = new Client(relay, directoryKey, Math.max(CONCURRENCY, RPS_CLIENTS));
-    const signer = (await generateSigningKeyPair()).privateKey;
 
     const idle = rssMiB(relay.pid);
     await client.json('POST', '/contracts', { contract: 'bench-contract', space: 'bench-space' });

@@ -7,7 +7,6 @@ import { Hono } from 'hono';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDek } from '../../shared/crypto/contract-keys';
-import { generateSigningKeyPair } from '../../shared/crypto/statements';
 import { createVaultService } from './index';
 import { createFakePeers, encryptFile, startVault, type EncryptedFile, type FakePeers, type VaultHarness } from './test-fixture';
 import { call, errorCode, putBlock } from './test-http';
@@ -31,7 +30,7 @@ beforeAll(async () => {
   expect((await call(h.app, 'POST', '/contracts', { token: alice, json: { contract: C, space: 'space-a' } })).status).toBe(201);
   file = await encryptFile({
     dek: await generateDek({ extractable: false }),
-    signer: (await generateSigningKeyPair()).privateKey,
+    signer: (await fake.signer('alice')).privateKey,
     contract: C,
     file: F,
     version: 1,
@@ -106,7 +105,7 @@ describe('grants', () => {
     expect((await call(h.app, 'GET', `/files/${F}/versions/1/blocks`, { token: bob })).status).toBe(200);
     expect((await putBlock(h.app, bob, F, 1, 0, file.blocks[0]!.bytes)).status).toBe(403);
     expect((await call(h.app, 'POST', `/files/${F}/versions/1/commit`, { token: bob })).status).toBe(403);
-    const own = await encryptFile({ dek: await generateDek({ extractable: false }), signer: (await generateSigningKeyPair()).privateKey, contract: C, file: 'file-bob', version: 1, uploader: 'bob', plaintext: new Uint8Array(10), maxBlockSize: 4 << 20 });
+    const own = await encryptFile({ dek: await generateDek({ extractable: false }), signer: (await fake.signer('bob')).privateKey, contract: C, file: 'file-bob', version: 1, uploader: 'bob', plaintext: new Uint8Array(10), maxBlockSize: 4 << 20 });
     expect((await call(h.app, 'POST', `/contracts/${C}/files`, { token: bob, json: { file: 'file-bob', version: 1, manifest: own.signed } })).status).toBe(403);
   });
 

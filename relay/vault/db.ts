@@ -1,8 +1,9 @@
 /**
  * The vault's metadata in its own SQLite file (<dataDir>/vault.sqlite): contracts and their
- * space, sealed records, file versions with their signed manifests, the block plan (expected
- * length and SHA-256 of every block) and where each stored replica lives. Blocks themselves live
- * in the block stores under random ids; this is the only place that maps them back.
+ * space, sealed records with their authors' signed statements, file versions with their signed
+ * manifests, the block plan (expected length and SHA-256 of every block) and where each stored
+ * replica lives. Blocks themselves live in the block stores under random ids; this is the only
+ * place that maps them back.
  */
 import type Database from 'better-sqlite3';
 import { openDatabase, type Db, type Migration } from '../common/db';
@@ -81,6 +82,12 @@ const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // The author's signed statement about each record (shared/formats/record-statement.ts), as
+    // JSON {statement, signature}. NULL only for records stored before records were signed.
+    version: 2,
+    sql: `ALTER TABLE records ADD COLUMN statement TEXT;`,
+  },
 ];
 
 export interface ContractRow {
@@ -114,6 +121,13 @@ export interface ReplicaRow {
 }
 
 export type RecordPut = { outcome: 'stored' } | { outcome: 'same' } | { outcome: 'conflict'; latest: number };
+
+export interface RecordRow {
+  /** the sealed record, JSON */
+  body: string;
+  /** the signed statement {statement, signature}, JSON; null for records stored before signing */
+  statement: string | null;
+}
 
 export type FileVersionCreate =
   | { outcome: 'created' }
@@ -195,16 +209,21 @@ export class VaultDb {
 
   /**
    * Versions only go up per (contract, kind): the same version again is accepted only with the
-   * identical body (a retried PUT); an older version, or the same one with other content, is a
-   * rollback or a fork and is refused.
+   * identical body (a retried PUT, possibly signed again: the first statement is kept, or given
+   * to a record stored before records were signed); an older version, or the same one with other
+   * content, is a rollback or a fork and is refused.
    */
-  putRecord(contract: string, kind: string, version: number, body: string, account: string): RecordPut {
+  putRecord(contract: string, kind: string, version: number, body: string, statement: string, account: string): RecordPut {
     return this.db.transaction((): RecordPut => {
       const same = this.q('SELECT body FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as { body: string } | undefined;
-      if (same) return same.body === body ? { outcome: 'same' } : { outcome: 'conflict', latest: this.latestRecordVersion(contract, kind)! };
+      if (same) {
+        if (same.body !== body) return { outcome: 'conflict', latest: this.latestRecordVersion(contract, kind)! };
+        this.q('UPDATE records SET statement = ? WHERE contract = ? AND kind = ? AND version = ? AND statement IS NULL').run(statement, contract, kind, version);
+        return { outcome: 'same' };
+      }
       const latest = this.latestRecordVersion(contract, kind);
       if (latest !== undefined && version < latest) return { outcome: 'conflict', latest };
-      this.q('INSERT INTO records (contract, kind, version, body, stored_by, stored_at) VALUES (?, ?, ?, ?, ?, ?)').run(contract, kind, version, body, account, Date.now());
+      this.q('INSERT INTO records (contract, kind, version, body, statement, stored_by, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(contract, kind, version, body, statement, account, Date.now());
       return { outcome: 'stored' };
     }).immediate();
   }
@@ -214,12 +233,10 @@ export class VaultDb {
     return row.v ?? undefined;
   }
 
-  record(contract: string, kind: string, version: number | 'latest'): string | undefined {
-    const row =
-      version === 'latest'
-        ? (this.q('SELECT body FROM records WHERE contract = ? AND kind = ? ORDER BY version DESC LIMIT 1').get(contract, kind) as { body: string } | undefined)
-        : (this.q('SELECT body FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as { body: string } | undefined);
-    return row?.body;
+  record(contract: string, kind: string, version: number | 'latest'): RecordRow | undefined {
+    return version === 'latest'
+      ? (this.q('SELECT body, statement FROM records WHERE contract = ? AND kind = ? ORDER BY version DESC LIMIT 1').get(contract, kind) as RecordRow | undefined)
+      : (this.q('SELECT body, statement FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as RecordRow | undefined);
   }
 
   // -- files ----------------------------------------------------------------------------------

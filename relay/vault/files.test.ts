@@ -12,8 +12,7 @@ import { blockStores } from '../../shared/crypto/blocks';
 import { createDecryptStream, fileContext } from '../../shared/crypto/chunked';
 import { generateDek } from '../../shared/crypto/contract-keys';
 import { toBase64url } from '../../shared/crypto/encoding';
-import { createBlockVerifier, verifyManifest } from '../../shared/crypto/manifest';
-import { generateSigningKeyPair } from '../../shared/crypto/statements';
+import { buildManifest, createBlockVerifier, signManifest, verifyManifest } from '../../shared/crypto/manifest';
 import { createFakePeers, encryptFile, pieces, startVault, type EncryptedFile, type FakePeers, type VaultHarness } from './test-fixture';
 import { call, errorCode, nonCanonical, putBlock } from './test-http';
 
@@ -30,7 +29,7 @@ beforeAll(async () => {
   fake.grant('space-1', 'dave', 'signer');
   fake.grant('space-1', 'bob', 'viewer');
   dek = await generateDek({ extractable: false });
-  signer = await generateSigningKeyPair();
+  signer = await fake.signer('alice');
   alice = await fake.session('alice');
   dave = await fake.session('dave');
 });
@@ -408,6 +407,53 @@ describe('manifests', () => {
     expect(await refused(h, f, (b) => (b.manifest.statement.type = 'sealvault/v1/grant'))).toBe('E_VALIDATION');
     expect(await refused(h, f, (b) => (b.manifest.statement.blocks = s.blocks.map((x, i) => (i === 2 ? x.slice(0, 40) : x))))).toBe('E_VALIDATION');
     expect(await refused(h, f, (b) => (b.manifest.signature = b.manifest.signature.slice(0, 40)))).toBe('E_VALIDATION');
+  });
+
+  it('refuses a manifest not signed with the uploader\'s certified signing key', async () => {
+    const h = await vault();
+    const f = await newFile(h);
+    const post = (signed: unknown, token = alice) => call(h.app, 'POST', `/contracts/${f.contract}/files`, { token, json: { file: f.file, version: 1, manifest: signed } });
+    const expectRefused = async (res: Response, status: number, code: string) => {
+      expect(res.status).toBe(status);
+      expect(await errorCode(res)).toBe(code);
+    };
+    // Naming alice, signed with dave's key.
+    await expectRefused(await post(await signManifest((await fake.signer('dave')).privateKey, f.manifest)), 400, 'E_SIGNATURE');
+    // Alice's signature over another manifest: one block hash changed after signing.
+    const swapped = structuredClone(f.signed);
+    swapped.statement.blocks[1] = f.manifest.blocks[0]!;
+    await expectRefused(await post(swapped), 400, 'E_SIGNATURE');
+    // Dave's genuine manifest naming dave, stored by alice: the uploader must be the caller.
+    const daves = await signManifest((await fake.signer('dave')).privateKey, buildManifest({
+      contract: f.contract,
+      version: 1,
+      file: f.file,
+      uploader: 'dave',
+      salt: f.salt,
+      commitment: Buffer.from(f.manifest.commitment, 'base64url'),
+      plaintextLength: f.manifest.plaintextLength,
+      blockSize: f.manifest.blockSize,
+      blockHashes: f.manifest.blocks.map((b) => Buffer.from(b, 'base64url')),
+    }));
+    await expectRefused(await post(daves), 400, 'E_CONTEXT');
+    // Signed by the uploader, but the uploader is not (or no longer) certified.
+    const daveKey = fake.accounts.get('dave')!.signingKey;
+    for (const state of [{ certified: false }, { revoked: true }, { status: 'disabled' as const }, { signingKey: null }]) {
+      await fake.signer('dave', state);
+      await expectRefused(await post(daves, dave), 409, 'E_NOT_CERTIFIED');
+      await fake.signer('dave', { certified: true, revoked: false, status: 'active', signingKey: daveKey });
+    }
+    // An account the directory does not know.
+    fake.grant('space-1', 'ghost', 'editor');
+    const ghost = structuredClone(daves);
+    ghost.statement.uploader = 'ghost';
+    await expectRefused(await post(ghost, await fake.session('ghost')), 409, 'E_NOT_CERTIFIED');
+    expect(h.audit.events).toEqual([]);
+    expect(await (await call(h.app, 'GET', `/contracts/${f.contract}/files`, { token: alice })).json()).toEqual({ contract: f.contract, files: [] });
+    // Dave's own, certified: accepted; the vault asked the directory about the signer.
+    const before = fake.directoryLookups.length;
+    expect((await post(daves, dave)).status).toBe(201);
+    expect(fake.directoryLookups.slice(before)).toEqual(['dave']);
   });
 
   it('refuses unknown fields and non-canonical base64url', async () => {

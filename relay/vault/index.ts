@@ -7,6 +7,10 @@
  * Every contract route asks keys for the caller's role in the contract's space with the caller's
  * own token (access.ts), on every request: viewer and up read, editor/signer/manager write,
  * editor/manager create contracts.
+ *
+ * Records and manifests are stored only if signed by the caller (the statement's author or the
+ * manifest's uploader) with the signing key the directory certifies for the caller (signers.ts):
+ * a second wall behind the clients, who check the same signatures against the space's writers.
  */
 import { Hono, type Context } from 'hono';
 import { join } from 'node:path';
@@ -17,6 +21,9 @@ import { HttpError } from '../http/errors';
 import type { RelayService, ServiceContext } from '../services/service';
 import { blockRange, planBlocks } from '../../shared/crypto/blocks';
 import { fromBase64url } from '../../shared/crypto/encoding';
+import { MANIFEST_TYPE, type FileManifest } from '../../shared/crypto/manifest';
+import { verifyStatement } from '../../shared/crypto/statements';
+import { recordDigest, verifyRecordStatement } from '../../shared/formats/record-statement';
 import { HealthSchema } from '../../shared/schemas/common';
 import {
   BlockListSchema,
@@ -32,19 +39,21 @@ import {
   FileVersionStatusSchema,
   MANIFEST_BODY_LIMIT,
   PutBlockResponseSchema,
+  PutRecordBodySchema,
   PutRecordResponseSchema,
   RECORD_BODY_LIMIT,
   RecordParams,
   RecordVersionParams,
-  SealedRecordSchema,
   SignedManifestSchema,
   SpaceQuery,
+  StoredRecordSchema,
 } from '../../shared/schemas/vault';
 import { CREATE_ROLES, READ_ROLES, WRITE_ROLES, requireSpaceRole } from './access';
 import { configureBlockStores, MIN_BLOCK_STORES, type BlockStore } from './block-store';
-import { VaultDb, type FileVersionRow } from './db';
+import { VaultDb, type FileVersionRow, type RecordRow } from './db';
 import { HashPool, hashThreads } from './hasher';
 import { Replicas } from './replicas';
+import { certifiedSigningKey, verifiedOr400 } from './signers';
 
 export { configureBlockStores, LocalFolderStore, type BlockStore } from './block-store';
 
@@ -142,39 +151,59 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   api.add({
     method: 'put',
     path: '/contracts/:contract/records/:kind/:version',
-    summary: 'Store a sealed record version (editor, signer or manager); versions only go up',
+    summary: 'Store a sealed record version with its author\'s signed statement (editor, signer or manager; the author must be the caller); versions only go up. Audited as record.put',
     auth: 'session',
-    body: SealedRecordSchema,
+    body: PutRecordBodySchema,
     response: PutRecordResponseSchema,
-    errors: { 404: 'no such contract', 409: 'E_ROLLBACK: an older version, or this version with other content', 413: 'body too large' },
+    errors: {
+      400: 'E_CONTEXT: the record or statement names another contract, kind, version, record or author; E_SIGNATURE: the signature does not verify with the caller\'s signing key',
+      404: 'no such contract',
+      409: "E_ROLLBACK: an older version, or this version with other content; E_NOT_CERTIFIED: the caller is not an active account with a certified signing key",
+      413: 'body too large',
+    },
   });
   app.put('/contracts/:contract/records/:kind/:version', session, async (c) => {
     const p = readParams(c, RecordVersionParams);
     const contract = contractOr404(p.contract);
     await requireSpaceRole(ctx.peers, c, contract.space, WRITE_ROLES, 'writing records');
-    const record = await readJson(c, SealedRecordSchema, RECORD_BODY_LIMIT);
+    const { record, signed } = await readJson(c, PutRecordBodySchema, RECORD_BODY_LIMIT);
     if (record.contract !== p.contract || record.kind !== p.kind || record.version !== p.version) {
       throw new HttpError(400, 'E_CONTEXT', 'the record names another contract, kind or version than the path');
     }
+    const s = signed.statement;
+    if (s.author !== sub(c)) throw new HttpError(400, 'E_CONTEXT', 'the record statement must name you as its author');
+    const digest = await recordDigest(record);
+    if (s.contract !== record.contract || s.kind !== record.kind || s.version !== record.version || s.recordDigest !== digest) {
+      throw new HttpError(400, 'E_CONTEXT', 'the signed statement is about another record');
+    }
+    const key = await certifiedSigningKey(ctx.peers, s.author);
+    await verifiedOr400('the record statement', () => verifyRecordStatement(key, signed, record));
     const body = JSON.stringify({ v: record.v, kind: record.kind, contract: record.contract, version: record.version, nonce: record.nonce, ct: record.ct });
-    const result = db.putRecord(p.contract, p.kind, p.version, body, sub(c));
+    const statement = JSON.stringify({
+      statement: { type: s.type, contract: s.contract, kind: s.kind, version: s.version, author: s.author, recordDigest: s.recordDigest },
+      signature: signed.signature,
+    });
+    const result = db.putRecord(p.contract, p.kind, p.version, body, statement, sub(c));
     if (result.outcome === 'conflict') throw new HttpError(409, 'E_ROLLBACK', `record version ${p.version} is not newer than version ${result.latest} (or differs from the stored one)`);
     const stored = result.outcome === 'stored';
+    // An identical retry is audited again: if the first entry could not be written, this one is.
+    await ctx.audit.record({ actor: sub(c), action: 'record.put', target: `contract:${p.contract}/record:${p.kind}/v${p.version}`, outcome: 'ok', details: { kind: p.kind, version: p.version, recordDigest: digest, stored } });
     return json(c, { contract: p.contract, kind: p.kind, version: p.version, stored }, stored ? 201 : 200);
   });
 
-  const sendRecord = (c: Context, body: string | undefined) => {
-    if (body === undefined) throw new HttpError(404, 'E_NOT_FOUND', 'no such record');
-    return c.body(body, 200, { 'content-type': 'application/json' });
+  /** {record, signed}: the stored JSON as is; signed is null for a record stored before signing. */
+  const sendRecord = (c: Context, row: RecordRow | undefined) => {
+    if (row === undefined) throw new HttpError(404, 'E_NOT_FOUND', 'no such record');
+    return c.body(`{"record":${row.body},"signed":${row.statement ?? 'null'}}`, 200, { 'content-type': 'application/json' });
   };
-  api.add({ method: 'get', path: '/contracts/:contract/records/:kind/latest', summary: 'The newest sealed record of a kind (viewer and up)', auth: 'session', response: SealedRecordSchema, errors: { 404: 'no such contract or record' } });
+  api.add({ method: 'get', path: '/contracts/:contract/records/:kind/latest', summary: 'The newest sealed record of a kind with its signed statement (viewer and up)', auth: 'session', response: StoredRecordSchema, errors: { 404: 'no such contract or record' } });
   app.get('/contracts/:contract/records/:kind/latest', session, async (c) => {
     const p = readParams(c, RecordParams);
     const contract = contractOr404(p.contract);
     await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records');
     return sendRecord(c, db.record(p.contract, p.kind, 'latest'));
   });
-  api.add({ method: 'get', path: '/contracts/:contract/records/:kind/:version', summary: 'One sealed record version (viewer and up)', auth: 'session', response: SealedRecordSchema, errors: { 404: 'no such contract or record' } });
+  api.add({ method: 'get', path: '/contracts/:contract/records/:kind/:version', summary: 'One sealed record version with its signed statement (viewer and up)', auth: 'session', response: StoredRecordSchema, errors: { 404: 'no such contract or record' } });
   app.get('/contracts/:contract/records/:kind/:version', session, async (c) => {
     const p = readParams(c, RecordVersionParams);
     const contract = contractOr404(p.contract);
@@ -195,11 +224,16 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   api.add({
     method: 'post',
     path: '/contracts/:contract/files',
-    summary: 'Register a file version with its signed manifest (editor, signer or manager; the uploader must be the caller)',
+    summary: 'Register a file version with its signed manifest (editor, signer or manager; the uploader must be the caller and the manifest signed with the caller\'s certified signing key)',
     auth: 'session',
     body: CreateFileSchema,
     response: FileVersionStatusSchema,
-    errors: { 404: 'no such contract', 409: 'the file belongs to another contract, this version exists with another manifest, or a newer version exists (E_ROLLBACK)', 413: 'manifest too large' },
+    errors: {
+      400: 'E_CONTEXT: the manifest names another contract, file, version or uploader; E_SIGNATURE: the signature does not verify with the caller\'s signing key',
+      404: 'no such contract',
+      409: 'the file belongs to another contract, this version exists with another manifest, a newer version exists (E_ROLLBACK), or the caller has no certified signing key (E_NOT_CERTIFIED)',
+      413: 'manifest too large',
+    },
   });
   app.post('/contracts/:contract/files', session, async (c) => {
     const p = readParams(c, ContractParams);
@@ -211,6 +245,8 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
       throw new HttpError(400, 'E_CONTEXT', `the manifest is for ${m.contract}/${m.file}/v${m.version}, not ${contract.id}/${body.file}/v${body.version}`);
     }
     if (m.uploader !== sub(c)) throw new HttpError(400, 'E_CONTEXT', 'the manifest must name you as its uploader');
+    const key = await certifiedSigningKey(ctx.peers, m.uploader);
+    await verifiedOr400('the manifest', () => verifyStatement<FileManifest>(key, body.manifest, MANIFEST_TYPE));
     // Shape and consistency were checked by the schema with planBlocks/ciphertextLength.
     const plan = planBlocks(m.ciphertextLength, m.blockSize);
     const blocks = m.blocks.map((h, i) => ({ length: blockRange(plan, m.ciphertextLength, i).length, sha256: fromBase64url(h) }));

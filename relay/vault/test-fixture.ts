@@ -1,7 +1,7 @@
 /**
- * Test support for the vault: a fake directory (its session-signing key) and a fake keys service
- * (who holds which role in which space) answering exactly the two routes the vault calls
- * (docs/relay-api.md), the vault mounted in the relay app (so errors get the relay's shape), and
+ * Test support for the vault: a fake directory (its session-signing key and the accounts' public
+ * keys) and a fake keys service (who holds which role in which space) answering exactly the
+ * routes the vault calls (docs/relay-api.md), the vault mounted in the relay app (so errors get the relay's shape), and
  * a client-side helper that encrypts a file as a browser would.
  */
 import { Hono } from 'hono';
@@ -16,8 +16,9 @@ import { createBlockCutter, planBlocks, type CutBlock } from '../../shared/crypt
 import { ciphertextLength, createEncryptStream, fileContext } from '../../shared/crypto/chunked';
 import { toBase64url } from '../../shared/crypto/encoding';
 import { buildManifest, signManifest, type FileManifest } from '../../shared/crypto/manifest';
-import type { SignedStatement } from '../../shared/crypto/statements';
+import { generateSigningKeyPair, publicKeyId, type SignedStatement } from '../../shared/crypto/statements';
 import { signToken, verifyToken } from '../../shared/formats/token';
+import type { DirectoryPublicKeys } from '../../shared/schemas/keys';
 import type { SpaceRole } from '../../shared/schemas/vault';
 import { createVaultService, type VaultOptions } from './index';
 
@@ -27,19 +28,34 @@ export interface FakePeers {
   grants: Map<string, Map<string, SpaceRole>>;
   /** how many times keys was asked (proves nothing is cached) */
   keysCalls: number;
+  /** account -> what the directory answers to GET /accounts/:id/public-keys */
+  accounts: Map<string, DirectoryPublicKeys>;
+  /** accounts the vault looked up in the directory, in order */
+  directoryLookups: string[];
+  /** when true the directory answers account lookups with HTTP 500 */
+  directoryDown: boolean;
   session(account: string, extra?: { lifetime?: number; iat?: number }): Promise<string>;
   grant(space: string, account: string, role: SpaceRole | null): void;
+  /**
+   * The signing key pair of `account`, registered in the directory (active and certified unless
+   * `opts` says otherwise) on first use; later calls return the same pair and apply `opts`.
+   */
+  signer(account: string, opts?: Partial<Pick<DirectoryPublicKeys, 'status' | 'certified' | 'revoked' | 'signingKey'>>): Promise<CryptoKeyPair>;
 }
 
 export async function createFakePeers(): Promise<FakePeers> {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   const grants = new Map<string, Map<string, SpaceRole>>();
+  const signers = new Map<string, CryptoKeyPair>();
   const app = new Hono();
   const peers: FakePeers = {
     app,
     grants,
     keysCalls: 0,
+    accounts: new Map(),
+    directoryLookups: [],
+    directoryDown: false,
     async session(account, extra = {}) {
       const iat = extra.iat ?? Math.floor(Date.now() / 1000);
       return signToken(pair.privateKey, { typ: 'session', iss: 'directory', sub: account, jti: crypto.randomUUID(), iat, exp: iat + (extra.lifetime ?? SESSION_LIFETIME_SECONDS), roles: ['employee'] });
@@ -50,8 +66,36 @@ export async function createFakePeers(): Promise<FakePeers> {
       else members.set(account, role);
       grants.set(space, members);
     },
+    async signer(account, opts = {}) {
+      let keys = signers.get(account);
+      if (!keys) {
+        keys = await generateSigningKeyPair();
+        signers.set(account, keys);
+        peers.accounts.set(account, {
+          account,
+          status: 'active',
+          roles: ['employee'],
+          envelopeKey: null,
+          signingKey: toBase64url(new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey))),
+          signingKeyId: await publicKeyId(keys.publicKey),
+          certified: true,
+          certificate: null,
+          revoked: false,
+        });
+      }
+      Object.assign(peers.accounts.get(account)!, opts);
+      return keys;
+    },
   };
   app.get('/api/directory/key', (c) => c.json({ service: 'directory', publicKey: toBase64url(raw) }));
+  app.get('/api/directory/accounts/:id/public-keys', (c) => {
+    const id = c.req.param('id');
+    peers.directoryLookups.push(id);
+    if (peers.directoryDown) return c.json({ error: { code: 'E_INTERNAL', message: 'down' } }, 500);
+    const record = peers.accounts.get(id);
+    if (!record) return c.json({ error: { code: 'E_NOT_FOUND', message: 'no such account' } }, 404);
+    return c.json(record);
+  });
   app.get('/api/keys/grants/mine', async (c) => {
     peers.keysCalls++;
     const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');

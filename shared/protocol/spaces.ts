@@ -26,7 +26,8 @@ import { certifiedKeysOf } from './certification';
 import type { RelayTransport } from './relay-transport';
 import type { z } from 'zod';
 
-const SPACE_KEY = { algorithm: { name: 'AES-GCM', length: 256 } as AesKeyAlgorithm, usages: ['encrypt', 'decrypt'] as KeyUsage[] };
+// SK encrypts nothing itself today: it wraps and unwraps contract keys (DEKs).
+const SPACE_KEY = { algorithm: { name: 'AES-GCM', length: 256 } as AesKeyAlgorithm, usages: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'] as KeyUsage[] };
 
 export type SpaceGrants = z.infer<typeof GrantsListSchema>;
 export type MemberRole = Exclude<GrantRole, 'manager'>;
@@ -42,7 +43,7 @@ function randomSpaceId(): string {
 
 async function newSpaceKey(): Promise<CryptoKey> {
   // Extractable: the manager wraps it to each member; members open their copy non-extractable.
-  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey']);
 }
 
 /** Wraps `spaceKey` to `member` (already checked as certified), signs the grant and stores it. */

@@ -2,7 +2,9 @@
  * Wire schemas of the vault service (relay/vault): contracts, sealed records, signed file
  * manifests and storage blocks. The relay stores ciphertext it cannot read; these schemas only
  * pin down shapes, sizes and the internal consistency a manifest must have
- * (docs/FORMATS.md sections 4, 6 and 7). Signatures and certified keys are checked by clients.
+ * (docs/FORMATS.md sections 4, 6 and 7). Clients check signatures and certified keys; the vault
+ * checks them too, as a second wall, when a record or manifest is stored (the author or uploader
+ * must be the caller and its signature must verify with the caller's certified signing key).
  */
 import { z } from 'zod';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCKS, MIN_BLOCKS, planBlocks } from '../crypto/blocks';
@@ -10,6 +12,7 @@ import { CHUNK_SIZE, COMMITMENT_SIZE, SALT_SIZE, TAG_SIZE, ciphertextLength } fr
 import { FILE_CIPHER, MANIFEST_TYPE } from '../crypto/manifest';
 import { RECORD_MAX_PLAINTEXT, RECORD_NONCE_SIZE } from '../crypto/records';
 import { SIGNATURE_LENGTH } from '../crypto/statements';
+import { RECORD_STATEMENT_TYPE } from '../formats/record-statement';
 import { B64u, Id, NonNegativeInt, PositiveInt, Sha256B64u } from './common';
 
 export const RecordKind = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a record kind: a-z first, then up to 31 of a-z 0-9 -');
@@ -18,7 +21,7 @@ export type SpaceRole = z.infer<typeof SpaceRole>;
 export const FileState = z.enum(['uploading', 'committed']);
 export type FileState = z.infer<typeof FileState>;
 
-/** Largest JSON body of a record PUT: base64url of 1 MiB + tag, plus the small fields. */
+/** Largest JSON body of a record PUT: base64url of 1 MiB + tag, plus the small fields and the signed statement. */
 export const RECORD_BODY_LIMIT = 1536 * 1024;
 /**
  * Largest JSON body of a file creation. A manifest lists one 43-character hash per block, so
@@ -63,6 +66,33 @@ export const SealedRecordSchema = z.strictObject({
   ct: B64u({ maxBytes: RECORD_MAX_PLAINTEXT + TAG_SIZE }).refine((s) => s.length >= Math.ceil((TAG_SIZE * 4) / 3), 'ciphertext shorter than a tag'),
 });
 export type SealedRecordWire = z.infer<typeof SealedRecordSchema>;
+
+/** The author's statement about a sealed record (shared/formats/record-statement.ts). */
+export const RecordStatementSchema = z.strictObject({
+  type: z.literal(RECORD_STATEMENT_TYPE),
+  contract: Id,
+  kind: RecordKind,
+  version: PositiveInt,
+  author: Id,
+  recordDigest: Sha256B64u,
+});
+export type RecordStatementWire = z.infer<typeof RecordStatementSchema>;
+
+export const SignedRecordStatementSchema = z.strictObject({
+  statement: RecordStatementSchema,
+  signature: B64u({ bytes: SIGNATURE_LENGTH }),
+});
+export type SignedRecordStatementWire = z.infer<typeof SignedRecordStatementSchema>;
+
+/** PUT /contracts/:contract/records/:kind/:version */
+export const PutRecordBodySchema = z.strictObject({ record: SealedRecordSchema, signed: SignedRecordStatementSchema });
+
+/**
+ * GET .../records/:kind/latest and .../:version. `signed` is null only for a record stored
+ * before records were signed; clients refuse such a record.
+ */
+export const StoredRecordSchema = z.strictObject({ record: SealedRecordSchema, signed: SignedRecordStatementSchema.nullable() });
+export type StoredRecordWire = z.infer<typeof StoredRecordSchema>;
 
 export const PutRecordResponseSchema = z.strictObject({ contract: Id, kind: RecordKind, version: PositiveInt, stored: z.boolean() });
 
