@@ -19,7 +19,7 @@ test.afterAll(async () => {
 
 test('a module changed on the server after start is refused by the browser (subresource integrity)', async ({ page }) => {
   await page.goto(relay.url);
-  await expect(page.getByRole('heading', { name: 'Sealvault' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Sealvault', exact: true })).toBeVisible();
 
   const entryDir = join(root, 'build', '_app', 'immutable', 'entry');
   const start = readdirSync(entryDir).find((f) => f.startsWith('start.'))!;
@@ -34,7 +34,7 @@ test('a module changed on the server after start is refused by the browser (subr
   await p2.goto(relay.url);
   await p2.waitForTimeout(1500);
   expect(await p2.title()).not.toBe('pwned');
-  await expect(p2.getByRole('heading', { name: 'Sealvault' })).toHaveCount(0);
+  await expect(p2.getByRole('heading', { name: 'Sealvault', exact: true })).toHaveCount(0);
   expect(errors.join('\n')).toMatch(/integrity/i);
   await fresh.close();
 });

@@ -17,7 +17,7 @@ test('answers carry HSTS and a strict CSP without unsafe-inline or unsafe-eval f
 
 test('an injected inline script and a request to another origin are both blocked by the CSP', async ({ page }) => {
   await page.goto('/');
-  await expect(page.getByRole('heading', { name: 'Sealvault' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Sealvault', exact: true })).toBeVisible();
   const violations = await page.evaluate(async () => {
     const seen: string[] = [];
     document.addEventListener('securitypolicyviolation', (e) => seen.push(e.effectiveDirective));

@@ -5,6 +5,10 @@
 import { z } from 'zod';
 import { fromBase64url } from '../crypto/encoding';
 
+// zod would probe `new Function` once to compile faster validators; the app's CSP forbids eval,
+// and a refused probe is a CSP violation report for nothing. Interpreted validation is enough.
+z.config({ jitless: true });
+
 export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an id of 1 to 64 characters from A-Z a-z 0-9 _ -');
 
 /** Canonical unpadded base64url, optionally of an exact decoded length or a maximum. */

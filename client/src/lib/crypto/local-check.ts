@@ -10,6 +10,8 @@ export interface CheckResult {
   bytes: number;
   ms: number;
   intact: boolean;
+  /** The decrypted bytes, only when asked for with `keepDecrypted` (they are held in memory). */
+  decrypted?: Uint8Array;
 }
 
 function tap(onBytes: (piece: Uint8Array) => void): TransformStream<Uint8Array, Uint8Array> {
@@ -21,7 +23,7 @@ function tap(onBytes: (piece: Uint8Array) => void): TransformStream<Uint8Array, 
   });
 }
 
-export async function encryptDecryptCheck(file: Blob, onProgress: (fraction: number) => void): Promise<CheckResult> {
+export async function encryptDecryptCheck(file: Blob, onProgress: (fraction: number) => void, keepDecrypted = false): Promise<CheckResult> {
   const dek = await generateDek({ extractable: false });
   const context = fileContext('local-check', 'file');
   const [before, after] = await Promise.all([createSHA256(), createSHA256()]);
@@ -41,13 +43,27 @@ export async function encryptDecryptCheck(file: Blob, onProgress: (fraction: num
     .pipeThrough(encrypt)
     .pipeThrough(createDecryptStream(dek, { context }));
   let written = 0;
+  const pieces: Uint8Array[] = [];
   const reader = out.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     written += value.length;
     after.update(value);
+    if (keepDecrypted) pieces.push(value);
   }
   const intact = written === file.size && before.digest('hex') === after.digest('hex');
-  return { bytes: written, ms: performance.now() - started, intact };
+  const result: CheckResult = { bytes: written, ms: performance.now() - started, intact };
+  if (keepDecrypted) result.decrypted = concat(pieces, written);
+  return result;
+}
+
+function concat(pieces: Uint8Array[], length: number): Uint8Array {
+  const whole = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    whole.set(piece, at);
+    at += piece.length;
+  }
+  return whole;
 }
