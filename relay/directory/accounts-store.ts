@@ -3,7 +3,8 @@
  * Routes go through these functions rather than writing SQL themselves, so the shape of an
  * account on the wire is decided in one place (and never includes the OPAQUE record or salt).
  */
-import { isAdminRole, type AccountProfile, type AccountStatus, type Role } from '../../shared/schemas/directory';
+import type { z } from 'zod';
+import { isAdminRole, type AccountProfile, type AccountStatus, type PersonSchema, type Role } from '../../shared/schemas/directory';
 import type { Db } from '../common/db';
 import { HttpError } from '../http/errors';
 import { conflictFromSqlite, iso } from './util';
@@ -143,7 +144,7 @@ export function activateIfReady(db: Db, id: string, now: number): void {
  * been revoked (a profile change revokes it: it names the old identity), and the account is not
  * disabled.
  */
-export function isCertified(row: AccountRow): boolean {
+export function isCertified(row: Pick<AccountRow, 'certified_at' | 'certificate_revoked_at' | 'status'>): boolean {
   return row.certified_at !== null && row.certificate_revoked_at === null && row.status !== 'disabled';
 }
 
@@ -182,6 +183,50 @@ export function toProfile(db: Db, row: AccountRow): AccountProfile {
 
 export function listAccounts(db: Db): AccountRow[] {
   return db.prepare('SELECT * FROM accounts ORDER BY created_at, username').all() as AccountRow[];
+}
+
+type PersonRow = Pick<AccountRow, 'id' | 'username' | 'legal_name' | 'employee_number' | 'status' | 'certified_at' | 'certificate_revoked_at'> & {
+  department_id: string | null;
+  department_name: string | null;
+};
+
+/** Case folding for the phone book: Unicode-aware (SQLite's LIKE and lower() fold ASCII only). */
+function fold(s: string): string {
+  return s.normalize('NFC').toLowerCase();
+}
+
+/**
+ * The enterprise phone book (GET /people): active accounts whose legal name, username or employee
+ * number contains `q` (case-insensitive; every active account without `q`), sorted by legal name,
+ * at most `limit`. Only these fields leave here: never contact, roles, keys or anything else.
+ */
+export function findPeople(db: Db, q: string | undefined, limit: number): z.infer<typeof PersonSchema>[] {
+  const rows = db
+    .prepare(
+      `SELECT a.id, a.username, a.legal_name, a.employee_number, a.status, a.certified_at, a.certificate_revoked_at,
+              d.id AS department_id, d.name AS department_name
+       FROM accounts a LEFT JOIN departments d ON d.id = a.department
+       WHERE a.status = 'active'
+       ORDER BY a.legal_name COLLATE NOCASE, a.legal_name, a.id`,
+    )
+    .iterate() as IterableIterator<PersonRow>;
+  const needle = q === undefined ? undefined : fold(q);
+  const people: z.infer<typeof PersonSchema>[] = [];
+  if (limit < 1) return people;
+  for (const row of rows) {
+    if (row.status !== 'active') continue;
+    if (needle !== undefined && ![row.legal_name, row.username, row.employee_number].some((field) => fold(field).includes(needle))) continue;
+    people.push({
+      id: row.id,
+      username: row.username,
+      legalName: row.legal_name,
+      employeeNumber: row.employee_number,
+      department: row.department_id !== null && row.department_name !== null ? { id: row.department_id, name: row.department_name } : null,
+      certified: isCertified(row),
+    });
+    if (people.length >= limit) break;
+  }
+  return people;
 }
 
 export interface DepartmentRow {

@@ -102,6 +102,7 @@ describe('directory: setup, registration, login, session, ticket', () => {
         'POST /setup',
         'POST /accounts',
         'GET /accounts',
+        'GET /people',
         'GET /accounts/{id}',
         'GET /me',
         'POST /accounts/{id}/approve',

@@ -27,6 +27,7 @@ import {
   GrantResultSchema,
   GrantsListSchema,
   MyGrantSchema,
+  MySpacesSchema,
   PrivateKeysSchema,
   PutCaKeyEnvelopeResultSchema,
   PutCaKeyEnvelopeSchema,
@@ -233,6 +234,21 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
     await audit({ actor: manager, action: 'space.create', target: `space:${space}`, outcome: 'ok', details: { name: name ?? null } });
     if (!store.createSpace(space, name ?? null, manager, now())) throw new HttpError(409, 'E_CONFLICT', 'a space with this id exists');
     return c.json({ space, name: name ?? null, manager, keyVersion: 1 });
+  });
+
+  api.add({
+    method: 'get',
+    path: '/spaces',
+    summary: "The spaces the caller is a member of (any role), with the caller's role; sorted by name then id; at most 1000",
+    auth: 'session',
+    response: MySpacesSchema,
+  });
+  app.get('/spaces', session, (c) => {
+    const me = c.get('session').sub;
+    // Only rows joined through the caller's own membership: nothing about any other space.
+    return c.json({
+      spaces: store.mySpaces(me).map((r) => ({ space: r.space, name: r.name, manager: r.manager, keyVersion: r.key_version, role: r.role })),
+    });
   });
 
   api.add({

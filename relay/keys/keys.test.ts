@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url as fromB64u, toBase64url } from '../../shared/crypto/encoding';
 import { ENVELOPE_ALG, envelopeLabel, openEnvelope, sealEnvelope, type Envelope, type EnvelopeContext } from '../../shared/crypto/envelopes';
 import { signStatement, type Statement } from '../../shared/crypto/statements';
-import { ENVELOPE_STATEMENT_TYPE, GRANT_STATEMENT_TYPE, envelopeDigest, type EnvelopeWire, type GrantRole } from '../../shared/schemas/keys';
+import { ENVELOPE_STATEMENT_TYPE, GRANT_STATEMENT_TYPE, MySpacesSchema, envelopeDigest, type EnvelopeWire, type GrantRole } from '../../shared/schemas/keys';
 import type { AuditEvent, AuditSink } from '../common/audit-sink';
 import { createRelayApp } from '../server';
 import { testServiceContext } from '../test-support/service-context';
@@ -439,6 +439,48 @@ describe('keys service: spaces and grants', () => {
     expect((await call('DELETE', '/grants/sp/bad%20id', { as: manager })).status).toBe(400);
     expect((await call('DELETE', '/grants/sp/bob')).status).toBe(401);
     expect((await call('DELETE', '/grants/sp/bob', { as: manager })).json.keyVersion).toBe(3);
+  });
+});
+
+describe('keys service: the caller\'s spaces (GET /spaces)', () => {
+  it('lists the spaces the caller is a member of, with its role, and nothing else', async () => {
+    const { call } = await setup();
+    expect((await call('GET', '/spaces')).status).toBe(401);
+    expect((await call('GET', '/spaces', { as: alice })).json).toEqual({ spaces: [] });
+
+    const sk = await makeSpace(call, 'sp-b'); // named "Contracts"
+    const sk2 = await spaceKey();
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 'sp-a', name: 'Archive' } })).status).toBe(200);
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp-a', manager, 'manager', 1, manager, sk2) })).status).toBe(200);
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 'sp-c' } })).status).toBe(200); // unnamed
+    // a space of another manager that alice is not in
+    expect((await call('POST', '/spaces', { as: otherManager, body: { space: 'other', name: 'Another' } })).status).toBe(200);
+
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp-b', alice, 'editor', 1, manager, sk) })).status).toBe(200);
+    expect((await call('POST', '/grants', { as: manager, body: await grantBody('sp-a', alice, 'viewer', 1, manager, sk2) })).status).toBe(200);
+
+    const mine = await call('GET', '/spaces', { as: alice });
+    expect(mine.status).toBe(200);
+    expect(MySpacesSchema.parse(mine.json)).toEqual({
+      spaces: [
+        { space: 'sp-a', name: 'Archive', manager: 'mgr-1', keyVersion: 1, role: 'viewer' },
+        { space: 'sp-b', name: 'Contracts', manager: 'mgr-1', keyVersion: 1, role: 'editor' },
+      ],
+    });
+    // the manager sees its own spaces as manager, sorted by name then id, unnamed last
+    expect((await call('GET', '/spaces', { as: manager })).json.spaces).toEqual([
+      { space: 'sp-a', name: 'Archive', manager: 'mgr-1', keyVersion: 1, role: 'manager' },
+      { space: 'sp-b', name: 'Contracts', manager: 'mgr-1', keyVersion: 1, role: 'manager' },
+      { space: 'sp-c', name: null, manager: 'mgr-1', keyVersion: 1, role: 'manager' },
+    ]);
+    expect((await call('GET', '/spaces', { as: otherManager })).json.spaces.map((x: { space: string }) => x.space)).toEqual(['other']);
+    // a non-member sees nothing, not even that the spaces exist
+    expect((await call('GET', '/spaces', { as: bob })).json).toEqual({ spaces: [] });
+
+    // after revocation the space disappears from alice's list; the rotated key version shows to the others
+    expect((await call('DELETE', '/grants/sp-b/alice', { as: manager })).status).toBe(200);
+    expect((await call('GET', '/spaces', { as: alice })).json.spaces).toEqual([{ space: 'sp-a', name: 'Archive', manager: 'mgr-1', keyVersion: 1, role: 'viewer' }]);
+    expect((await call('GET', '/spaces', { as: manager })).json.spaces.find((x: { space: string }) => x.space === 'sp-b')).toMatchObject({ keyVersion: 2, role: 'manager' });
   });
 });
 

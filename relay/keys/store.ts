@@ -123,6 +123,10 @@ export interface SpaceEnvelopeRow {
   granter: string;
   created_at: number;
 }
+/** A space the account is a member of, with the account's role in it. */
+export interface MySpaceRow extends SpaceRow {
+  role: GrantRole;
+}
 export interface EnvelopeRow {
   id: string;
   recipient: string;
@@ -168,6 +172,11 @@ export function openKeysStore(dataDir: string) {
     upsertMember: db.prepare<[string, string, string, string, number]>(
       `INSERT INTO members (space, member, role, granter, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (space, member) DO UPDATE SET role = excluded.role, granter = excluded.granter, updated_at = excluded.updated_at`,
+    ),
+    // sorted by name (case-insensitively, unnamed last), then id
+    mySpaces: db.prepare<[string], MySpaceRow>(
+      `SELECT s.space, s.name, s.manager, s.key_version, s.created_at, m.role FROM members m JOIN spaces s ON s.space = m.space
+       WHERE m.member = ? ORDER BY s.name IS NULL, s.name COLLATE NOCASE, s.name, s.space LIMIT ${LIST_LIMIT}`,
     ),
     deleteMember: db.prepare<[string, string]>('DELETE FROM members WHERE space = ? AND member = ?'),
     spaceEnvelope: db.prepare<[string, string, number], SpaceEnvelopeRow>('SELECT * FROM space_envelopes WHERE space = ? AND member = ? AND key_version = ?'),
@@ -215,6 +224,8 @@ export function openKeysStore(dataDir: string) {
     space: (space: string) => q.space.get(space),
     member: (space: string, member: string) => q.member.get(space, member),
     members: (space: string) => q.members.all(space),
+    /** The spaces the account is a member of (any role), with its role; at most LIST_LIMIT. */
+    mySpaces: (member: string) => q.mySpaces.all(member),
     createSpace: db.transaction((space: string, name: string | null, manager: string, now: number): boolean => {
       if (q.space.get(space)) return false;
       q.insertSpace.run(space, name, manager, now);

@@ -173,6 +173,44 @@ export const DepartmentSchema = z.strictObject({ id: Id, name: z.string() });
 export const CreateDepartmentRequest = z.strictObject({ name: DepartmentName });
 export const DepartmentListResponse = z.strictObject({ departments: z.array(DepartmentSchema) });
 
+// --- People (the enterprise phone book) ------------------------------------------------
+
+export const PEOPLE_LIMIT = { default: 50, max: 100 } as const;
+
+/**
+ * GET /people?q=&limit=: `q` is matched case-insensitively as a substring of the legal name,
+ * username or employee number (optional, 1 to 100 characters, no control characters); `limit` a
+ * decimal 1..100, default 50.
+ */
+export const PeopleQuery = z.strictObject({
+  q: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'no control characters')
+    .optional(),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, 'an integer from 1 to 100')
+    .transform((v) => Number(v))
+    .pipe(z.number().int().min(1).max(PEOPLE_LIMIT.max))
+    .optional(),
+});
+
+/** One active account as the phone book shows it: no contact, roles, keys or status. */
+export const PersonSchema = z.strictObject({
+  id: Id,
+  username: Username,
+  legalName: z.string(),
+  employeeNumber: z.string(),
+  department: DepartmentSchema.nullable(),
+  /** as in public-keys: a current certificate that is not revoked */
+  certified: z.boolean(),
+});
+
+/** Active accounts only, sorted by legal name. */
+export const PeopleResponse = z.strictObject({ people: z.array(PersonSchema).max(PEOPLE_LIMIT.max) });
+
 // --- Role requests ----------------------------------------------------------------------
 
 export const RoleRequestInput = z.strictObject({ account: Id, role: RoleSchema, op: z.enum(['add', 'remove']) });

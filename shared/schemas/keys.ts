@@ -164,6 +164,14 @@ export const GrantsListSchema = z.strictObject({
 /** GET /grants/mine (docs/relay-api.md): the caller's role in the space, or null. */
 export const MyGrantSchema = z.strictObject({ space: Id, role: GrantRoleSchema.nullable() });
 
+/**
+ * GET /spaces (docs/relay-api.md): the spaces the caller is a member of, each with the caller's own
+ * role; sorted by name (unnamed last) then id; at most 1000. Nothing about other spaces.
+ */
+export const MySpacesSchema = z.strictObject({
+  spaces: z.array(SpaceSchema.extend({ role: GrantRoleSchema })).max(1000),
+});
+
 // ---- envelopes shared to one account ------------------------------------------------------
 
 export const EnvelopeStatementSchema = z.strictObject({

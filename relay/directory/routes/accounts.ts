@@ -3,8 +3,9 @@
  * one who created it) approves the real-name profile; the account is active once it is both
  * approved and registered, and certified once a security administrator stores a certificate of
  * the enterprise CA for its keys. Profiles are readable by the account itself and by those two
- * administrators; public keys by anyone (docs/relay-api.md). Real-name changes and disabling go
- * through account requests (account-requests.ts).
+ * administrators; public keys by anyone (docs/relay-api.md); the phone book (GET /people: name,
+ * username, employee number, department, certified; active accounts only) by any signed-in account.
+ * Real-name changes and disabling go through account requests (account-requests.ts).
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
@@ -19,12 +20,15 @@ import {
   ContactChangeRequest,
   CreateAccountRequest,
   MeResponse,
+  PEOPLE_LIMIT,
+  PeopleQuery,
+  PeopleResponse,
   PublicKeysResponse,
 } from '../../../shared/schemas/directory';
 import type { Db } from '../../common/db';
-import { readJson, readParams } from '../../common/validate';
+import { readJson, readParams, readQuery } from '../../common/validate';
 import { HttpError } from '../../http/errors';
-import { activateIfReady, deleteUnusedAccount, departmentExists, insertAccount, isCertified, listAccounts, mustGetAccount, rolesOf, toProfile, type AccountRow } from '../accounts-store';
+import { activateIfReady, deleteUnusedAccount, departmentExists, findPeople, insertAccount, isCertified, listAccounts, mustGetAccount, rolesOf, toProfile, type AccountRow } from '../accounts-store';
 import { accountTarget, type DirectoryDeps } from '../deps';
 import { enterpriseCa } from '../enterprise-store';
 import { createInvitation } from '../invitations';
@@ -83,6 +87,20 @@ export function accountRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): voi
 
   api.add({ method: 'get', path: '/accounts', summary: 'All accounts: profiles and status (system-admin, security-admin)', auth: 'session', response: AccountListResponse });
   app.get('/accounts', auth, requireRole('system-admin', 'security-admin'), (c) => c.json({ accounts: listAccounts(db).map((row) => toProfile(db, row)) }));
+
+  api.add({
+    method: 'get',
+    path: '/people',
+    summary:
+      'The enterprise phone book (any signed-in account): active accounts whose legal name, username or employee number contains q (case-insensitive), sorted by legal name; no contact, roles or keys',
+    auth: 'session',
+    query: PeopleQuery,
+    response: PeopleResponse,
+  });
+  app.get('/people', auth, (c) => {
+    const { q, limit } = readQuery(c, PeopleQuery);
+    return c.json({ people: findPeople(db, q, limit ?? PEOPLE_LIMIT.default) });
+  });
 
   api.add({ method: 'get', path: '/accounts/:id', summary: "An account's profile (the account itself, system-admin, security-admin)", auth: 'session', response: AccountProfileSchema, errors: { 404: 'no such account' } });
   app.get('/accounts/:id', auth, (c) => {
