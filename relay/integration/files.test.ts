@@ -81,6 +81,18 @@ describe('contract files in the browser protocol', () => {
     expect(Buffer.from(out.bytes()).equals(Buffer.from(plain))).toBe(true);
   });
 
+  it('cuts small files into three smaller blocks with the default block size', async () => {
+    for (const size of [0, 1, 100_000]) {
+      const small = { ...target, file: `f-small-${size}` };
+      const data = pseudoRandom(size, size + 3);
+      const manifest = await uploadFile(transport, editor, dek, new Blob([data]), small);
+      expect(manifest.blocks.length, `${size} bytes`).toBe(3);
+      const out = collectingSink();
+      await downloadFile(transport, viewer, dek, await fetchManifest(transport, viewer, small, await verifiedWriters(transport, viewer, e.caPem, space)), small, out.sink);
+      expect(Buffer.from(out.bytes()).equals(Buffer.from(data)), `${size} bytes`).toBe(true);
+    }
+  });
+
   it('resumes an interrupted upload, sending only the missing blocks', async () => {
     const again = { ...target, file: 'f-resume' };
     const data = pseudoRandom(4 * MiB + 1, 11);

@@ -11,7 +11,7 @@
  * block is checked against it before decryption; the decrypted stream errors on any failure and
  * its consumer must discard what it wrote (docs/FORMATS.md section 5).
  */
-import { createBlockCutter, DEFAULT_BLOCK_SIZE } from '../crypto/blocks';
+import { createBlockCutter, DEFAULT_BLOCK_SIZE, planBlocks } from '../crypto/blocks';
 import { ciphertextLength, createDecryptStream, createEncryptStream, fileContext } from '../crypto/chunked';
 import { equalBytes } from '../crypto/bytes';
 import { fromBase64url } from '../crypto/encoding';
@@ -59,8 +59,9 @@ export async function prepareManifest(
   target: ManifestTarget,
   options: { blockSize?: number; onProgress?: (p: FileProgress) => void } = {},
 ) {
-  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   const total = ciphertextLength(blob.size);
+  // The planned size, not the requested maximum: a small file is cut into three smaller blocks.
+  const blockSize = planBlocks(total, options.blockSize ?? DEFAULT_BLOCK_SIZE).blockSize;
   const hashes: Uint8Array[] = [];
   let done = 0;
   const { salt, commitment } = await cutBlocks(dek, blob, target, blockSize, undefined, async (b) => {

@@ -6,6 +6,7 @@ import type { ErrorCode } from '$shared/crypto/errors';
 import { accountsEn, accountsZh } from './messages-accounts';
 import { adminSecurityEn, adminSecurityZh } from './messages-admin-security';
 import { adminSystemEn, adminSystemZh } from './messages-admin-system';
+import { contractsEn, contractsZh } from './messages-contracts';
 import { relayErrorsEn, relayErrorsZh } from './messages-relay-errors';
 
 const coreEn = {
@@ -127,9 +128,9 @@ export const errorWords: Record<'en' | 'zh', Record<ErrorCode | 'E_INTERNAL', st
   },
 };
 
-const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn };
+const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn, ...contractsEn };
 export type MessageKey = keyof typeof en;
-const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh };
+const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh, ...contractsZh };
 
 export const messages = { en, zh } as const;
 /** Words for the relay's error codes; unknown codes fall back to the relay's own message. */
