@@ -19,7 +19,7 @@ import { AccountProfileSchema, EnterpriseResponse } from '../shared/schemas/dire
 import { caFetch } from '../relay/integration/https-client';
 
 const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(password, salt, params);
-const ADMIN_PASSWORDS = { sys: 'Ledger lantern orchard 7 system', sec: 'Quartz meadow signet 9 security' };
+const ADMIN_PASSWORDS = { sys: 'Ledger lantern orchard 7 system', sec: 'Quartz meadow signet 9 security', auditor: 'Harbor compass juniper 4 audit' };
 const password = (username: string) => `${username} contract pages password 5`;
 
 function twoPagePdf(): Buffer {
@@ -85,7 +85,6 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
       }
     }
   });
-  fetcher.close();
 
   const files = mkdtempSync(join(tmpdir(), 'sealvault-e2e-files-'));
   const pdfPath = join(files, 'supply-agreement.pdf');
@@ -95,6 +94,7 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
   const annexPath = join(files, 'annex.bin');
   writeFileSync(annexPath, annex);
 
+  let space = '';
   const mgr = await person(browser, 'mgr');
   await test.step('the manager makes a space and grants Alice; Bob, not certified, is refused', async () => {
     await mgr.getByRole('navigation').getByRole('link', { name: 'Contracts' }).click();
@@ -102,6 +102,7 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
     await mgr.getByTestId('new-space-name').fill('Sales 销售');
     await mgr.getByTestId('new-space').getByRole('button').click();
     await mgr.waitForURL(/\/spaces\/sp-/);
+    space = new URL(mgr.url()).pathname.split('/')[2]!;
     for (const [who, ok] of [['Alice', true], ['Bob', false]] as const) {
       await mgr.getByTestId('people-query').fill(who);
       await mgr.getByTestId('members').getByRole('button', { name: 'Search' }).click();
@@ -152,6 +153,12 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
     await expect(alice.locator('canvas[data-rendered-page="1"]')).toBeVisible({ timeout: 30_000 });
   });
 
+  await test.step('an employee of no grant cannot list or fetch the contracts', async () => {
+    const bob = await unlockAccount({ transport, username: 'bob', password: password('bob'), deriveP });
+    const refused = await call('GET', `/api/vault/contracts?space=${space}`, undefined, bob.session).then(() => 'listed', (e: { code?: string }) => e.code);
+    expect(refused).toMatch(/^E_(FORBIDDEN|NOT_FOUND)$/);
+  });
+
   await test.step('after revocation the space is gone from Alice\'s list', async () => {
     await mgr.getByRole('link', { name: 'Sales 销售' }).click();
     await mgr.getByTestId('member-row').filter({ hasText: 'Alice' }).getByTestId('revoke').click();
@@ -161,4 +168,19 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
     await expect(alice.getByTestId('spaces-list')).toBeVisible();
     await expect(alice.getByTestId('space-row')).toHaveCount(0);
   });
+
+  await test.step('the views and the download are in the audit log in the readers\' own signed words', async () => {
+    const auditor = await unlockAccount({ transport, username: 'auditor', password: ADMIN_PASSWORDS.auditor, deriveP });
+    const actions: { action: string; signer: string }[] = [];
+    for (let start: number | null = 0; start !== null; ) {
+      const page = await call('GET', `/api/audit/entries?start=${start}&limit=1000`, undefined, auditor.session);
+      for (const e of page.entries) if (e.entry) actions.push({ action: e.entry.action, signer: e.entry.signer.kind });
+      start = page.nextStart;
+    }
+    for (const action of ['contract.create', 'file.view', 'file.download', 'grant.create', 'grant.revoke', 'record.put', 'block.download']) {
+      expect(actions.map((a) => a.action), action).toContain(action);
+    }
+    expect(actions.filter((a) => a.action === 'file.view').every((a) => a.signer === 'account')).toBe(true);
+  });
+  fetcher.close();
 });

@@ -5,6 +5,7 @@
  * into a Blob handed to the browser's downloads.
  */
 import { updateFields, type OpenedContract } from '$shared/protocol/contracts';
+import { recordAsAccount } from '$shared/protocol/audit-client';
 import { collectingSink, downloadFile, fetchManifest, uploadFile, type FileProgress } from '$shared/protocol/files';
 import type { VersionMemory } from '$shared/protocol/contracts';
 import { DEFAULT_BLOCK_SIZE, planBlocks } from '$shared/crypto/blocks';
@@ -37,12 +38,21 @@ export async function uploadOne(opened: OpenedContract, id: string, file: File, 
   await uploadFile(fileTransport, me(), opened.dek, file, { contract: opened.contract, file: id, version }, { onProgress, blockSize });
 }
 
+/**
+ * The actor's own signed audit entry for reading a file (DESIGN.md section 9): the vault logs the
+ * block fetches; this says who read which file, and whether to view it or to save it.
+ */
+async function recordRead(opened: OpenedContract, target: FileTarget, purpose: 'view' | 'download'): Promise<void> {
+  await recordAsAccount(fileTransport, me(), { action: purpose === 'view' ? 'file.view' : 'file.download', target: `file:${target.file}`, details: { contract: opened.contract, version: target.version } });
+}
+
 /** The whole plaintext of a file, verified and decrypted in memory (for viewing and small files). */
-export async function downloadToMemory(opened: OpenedContract, target: FileTarget, onProgress: (p: FileProgress) => void): Promise<Uint8Array<ArrayBuffer>> {
+export async function downloadToMemory(opened: OpenedContract, target: FileTarget, onProgress: (p: FileProgress) => void, purpose: 'view' | 'download' = 'view'): Promise<Uint8Array<ArrayBuffer>> {
   const account = me();
   const manifest = await fetchManifest(fileTransport, account, target, opened.writers);
   const collected = collectingSink();
   await downloadFile(fileTransport, account, opened.dek, manifest, target, collected.sink, { onProgress });
+  await recordRead(opened, target, purpose);
   const bytes = collected.bytes();
   return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -75,6 +85,7 @@ export async function saveFile(opened: OpenedContract, target: FileTarget, name:
       const account = me();
       const manifest = await fetchManifest(fileTransport, account, target, opened.writers);
       await downloadFile(fileTransport, account, opened.dek, manifest, target, writable, { onProgress });
+      await recordRead(opened, target, 'download');
     } catch (e) {
       // pipeTo aborts the sink on a refusal; a failure before it started must discard the file too.
       await writable.abort(e).catch(() => {});
@@ -82,7 +93,7 @@ export async function saveFile(opened: OpenedContract, target: FileTarget, name:
     }
     return true;
   }
-  const bytes = await downloadToMemory(opened, target, onProgress);
+  const bytes = await downloadToMemory(opened, target, onProgress, 'download');
   const url = URL.createObjectURL(new Blob([bytes], { type: type || 'application/octet-stream' }));
   try {
     const a = document.createElement('a');
