@@ -20,11 +20,11 @@ import { registerAccount, tokenId, unlockAccount, type DeriveP, type RegisteredA
 import { certifiedKeysOf, certifyAccount, openEnterpriseCaKey } from '../../shared/protocol/certification';
 import { changePassword } from '../../shared/protocol/password';
 import { recoverAccount } from '../../shared/protocol/recovery';
-import { fetchTransport, RelayApiError, type RelayTransport } from '../../shared/protocol/relay-transport';
+import { fetchTransport, type RelayTransport } from '../../shared/protocol/relay-transport';
 import { EntriesPageSchema } from '../../shared/schemas/audit';
 import { AccountProfileSchema, EnterpriseResponse } from '../../shared/schemas/directory';
 import { envelopeDigest, type EnvelopeWire } from '../../shared/schemas/keys';
-import { codeOf } from '../../shared/test-support/outcome';
+import { codeOf, relayCode } from '../../shared/test-support/outcome';
 import { createLogger } from '../common/observability';
 import { startRelay, type RunningRelay } from '../server';
 import { caFetch } from './https-client';
@@ -46,16 +46,6 @@ function interceptingTransport(rewrite: (method: string, path: string, answer: u
     },
   };
   return { t, calls };
-}
-
-async function relayCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'resolved';
-  } catch (e) {
-    if (e instanceof RelayApiError) return e.code;
-    return codeOf(Promise.reject(e));
-  }
 }
 
 beforeAll(async () => {

@@ -7,18 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importEnvelopePublicKey, sealEnvelope } from '../../shared/crypto/envelopes';
 import { checkEnterpriseCaCertificate } from '../../shared/pki/enterprise-ca';
 import { caKeyHolders, certifiedKeysOf, certifyAccount, openEnterpriseCaKey, shareEnterpriseCaKey } from '../../shared/protocol/certification';
-import { RelayApiError } from '../../shared/protocol/relay-transport';
 import { AccountProfileSchema } from '../../shared/schemas/directory';
-import { codeOf } from '../../shared/test-support/outcome';
+import { codeOf, relayCode } from '../../shared/test-support/outcome';
 import { startEnterprise, type Enterprise } from './enterprise-fixture';
 
 let e: Enterprise;
 
-const relayCode = (p: Promise<unknown>) =>
-  p.then(
-    () => 'resolved',
-    (err: unknown) => (err instanceof RelayApiError ? err.code : String(err)),
-  );
 beforeAll(async () => {
   e = await startEnterprise();
 }, 120_000);

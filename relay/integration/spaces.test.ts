@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importEnvelopePublicKey, sealEnvelope } from '../../shared/crypto/envelopes';
 import { signStatement } from '../../shared/crypto/statements';
 import type { RegisteredAccount } from '../../shared/protocol/account';
-import { RelayApiError, type RelayTransport } from '../../shared/protocol/relay-transport';
+import type { RelayTransport } from '../../shared/protocol/relay-transport';
 import { createSpace, grantAccess, openSpaceKey, revokeAccess, spaceGrants, spaceKeyContext } from '../../shared/protocol/spaces';
 import { envelopeDigest, GRANT_STATEMENT_TYPE, type EnvelopeWire } from '../../shared/schemas/keys';
-import { codeOf } from '../../shared/test-support/outcome';
+import { codeOf, relayCode } from '../../shared/test-support/outcome';
 import { startEnterprise, type Enterprise } from './enterprise-fixture';
 
 let e: Enterprise;
@@ -47,15 +47,6 @@ function relayRewriting(rewrite: (path: string, answer: any) => unknown): RelayT
       return rewrite(path, await e.transport.request(method, path, body, session));
     },
   };
-}
-
-async function relayCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'resolved';
-  } catch (err) {
-    return err instanceof RelayApiError ? err.code : codeOf(Promise.reject(err));
-  }
 }
 
 describe('contract spaces in the browser protocol', () => {
