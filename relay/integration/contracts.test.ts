@@ -63,6 +63,21 @@ describe('contracts in the browser protocol', () => {
     expect(opened.fieldsVersion).toBe(1);
   });
 
+  it('opens many contracts of one space with one grant check and one space-key unwrap per key version', async () => {
+    const grantsFetched: string[] = [];
+    const counting: RelayTransport = {
+      request: async (method, path, body, session) => {
+        if (path.startsWith('/api/keys/grants?')) grantsFetched.push(path);
+        return e.transport.request(method, path, body, session);
+      },
+    };
+    const writers = (await openContract(e.transport, viewer, e.caPem, space, first.contract, new VersionMemory())).writers;
+    const spaceKeys = new Map();
+    const opened = await Promise.all([first, second].map((c) => openContract(counting, viewer, e.caPem, space, c.contract, new VersionMemory(), writers, spaceKeys)));
+    expect(opened.map((o) => o.fields.title)).toEqual([fields.title, 'Logistics framework']);
+    expect(grantsFetched).toHaveLength(1);
+  });
+
   it('keeps old versions when fields change, and refuses a version older than one already seen', async () => {
     const memory = new VersionMemory();
     await openContract(e.transport, viewer, e.caPem, space, first.contract, memory);

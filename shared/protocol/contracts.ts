@@ -100,6 +100,12 @@ export async function createContract(transport: RelayTransport, me: UnlockedAcco
   return { contract, space, dek, fields: checked, fieldsVersion: 1, writers };
 }
 
+/**
+ * Space keys already opened, by "space/keyVersion": a page that opens many contracts of one
+ * space verifies the grant and RSA-unwraps SK once per version, not once per contract.
+ */
+export type SpaceKeyCache = Map<string, Promise<CryptoKey>>;
+
 /** Opens a contract: the DEK from its signed, wrapped record, then the newest signed fields. */
 export async function openContract(
   transport: RelayTransport,
@@ -109,11 +115,19 @@ export async function openContract(
   contract: string,
   memory: VersionMemory,
   writers?: ReadonlyMap<string, CryptoKey>,
+  spaceKeys: SpaceKeyCache = new Map(),
 ): Promise<OpenedContract> {
   const allowed = writers ?? (await verifiedWriters(transport, me, caCertificatePem, space));
   const wrapped = await fetchSigned(transport, me, allowed, contract, DEK_KIND, 'latest');
-  const sk = await openSpaceKey(transport, me, caCertificatePem, space, { keyVersion: wrapped.version });
-  const dek = await unwrapDek(sk.key, wrapped, { contract, version: wrapped.version });
+  const cacheKey = `${space}/${wrapped.version}`;
+  let sk = spaceKeys.get(cacheKey);
+  if (!sk) {
+    sk = openSpaceKey(transport, me, caCertificatePem, space, { keyVersion: wrapped.version }).then((k) => k.key);
+    // A refusal is not remembered: the next contract tries again and reports its own error.
+    sk.catch(() => spaceKeys.delete(cacheKey));
+    spaceKeys.set(cacheKey, sk);
+  }
+  const dek = await unwrapDek(await sk, wrapped, { contract, version: wrapped.version });
   const sealed = await fetchSigned(transport, me, allowed, contract, FIELDS_KIND, 'latest');
   memory.check(`${contract}/${FIELDS_KIND}`, sealed.version);
   const value = await openRecord(await deriveRecordKey(dek), sealed, { kind: FIELDS_KIND, contract, version: sealed.version });
