@@ -19,6 +19,7 @@ export const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(p
 
 export interface Enterprise {
   relay: RunningRelay;
+  dataDir: string;
   transport: RelayTransport;
   sys: RegisteredAccount;
   sec: RegisteredAccount;
@@ -29,14 +30,21 @@ export interface Enterprise {
   name: string;
   /** invited by sys, approved and certified by sec; `spaceManager` adds that role through a request */
   employee(username: string, legalName: string, options?: { spaceManager?: boolean; roles?: string[]; certify?: boolean }): Promise<RegisteredAccount>;
+  /** Stops the relay (in-flight requests finish, new ones are refused), waits `downMs`, starts it again on the same port and data. */
+  restart(downMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startEnterprise(name = '示例科技 Example Tech'): Promise<Enterprise> {
+export const employeePassword = (username: string) => `${username} password for tests 9`;
+
+/** `spaDir`: the built app to serve (end-to-end tests); by default none. */
+export async function startEnterprise(name = '示例科技 Example Tech', options: { spaDir?: string } = {}): Promise<Enterprise> {
   // Test accounts unlock far more often in a minute than people do.
   process.env.SEALVAULT_ESCROW_CALLS_PER_MINUTE = '1000';
   const dataDir = mkdtempSync(join(tmpdir(), 'sealvault-enterprise-'));
-  const relay = await startRelay({ dataDir, port: 0, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: join(dataDir, 'no-client') });
+  const start = (port: number) =>
+    startRelay({ dataDir, port, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: options.spaDir ?? join(dataDir, 'no-client') });
+  let relay = await start(0);
   const fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
   const transport = fetchTransport(relay.url.replace(/\/$/, ''), (url, init) => fetcher(url, init as never));
   const call = (method: 'GET' | 'POST', path: string, body?: unknown, session?: string) => transport.request(method, path, body, session) as Promise<any>;
@@ -60,7 +68,10 @@ export async function startEnterprise(name = '示例科技 Example Tech'): Promi
   let number = 1000;
 
   return {
-    relay,
+    get relay() {
+      return relay;
+    },
+    dataDir,
     transport,
     sys,
     sec,
@@ -75,12 +86,18 @@ export async function startEnterprise(name = '示例科技 Example Tech'): Promi
         const request = await call('POST', '/api/directory/role-requests', { account: invited.account, role, op: 'add' }, sys.session);
         await call('POST', `/api/directory/role-requests/${request.id}/approve`, {}, sec.session);
       }
-      const account = await registerAccount({ transport, invitationCode: invited.invitationCode, password: `${username} password for tests 9`, deriveP });
+      const account = await registerAccount({ transport, invitationCode: invited.invitationCode, password: employeePassword(username), deriveP });
       if (options.certify !== false) {
         const profile = AccountProfileSchema.parse(await call('GET', `/api/directory/accounts/${account.account}`, undefined, sec.session));
         await certifyAccount(transport, sec, { certificatePem: caPem, privateKey: caKey, enterpriseName: name }, profile);
       }
       return account;
+    },
+    async restart(downMs) {
+      const port = relay.port;
+      await relay.close();
+      await new Promise((r) => setTimeout(r, downMs));
+      relay = await start(port);
     },
     async close() {
       fetcher.close();

@@ -22,7 +22,7 @@ import { PublicKeysResponse, type Role } from '../schemas/directory';
 import { ChallengeResponseSchema, ReleaseResponseSchema } from '../schemas/escrow';
 import { PrivateKeysSchema } from '../schemas/keys';
 import { directoryOf, escrowTicket, login, newSalt, prelogin, register } from './directory-client';
-import { RelayApiError, type RelayTransport } from './relay-transport';
+import { isTransient, type RelayTransport } from './relay-transport';
 
 /** Argon2id(password, salt, params) -> P, 32 bytes. */
 export type DeriveP = (password: string, salt: Uint8Array, params: Argon2Params) => Promise<Uint8Array>;
@@ -91,9 +91,7 @@ export async function withRetry<T>(step: () => Promise<T>, attempts = 3): Promis
     try {
       return await step();
     } catch (e) {
-      // A network failure (fetch throws TypeError) or a relay that is briefly unavailable; never a refusal.
-      const retryable = (e instanceof RelayApiError && e.status >= 500) || e instanceof TypeError;
-      if (!retryable || i >= attempts) throw e;
+      if (!isTransient(e) || i >= attempts) throw e;
       await new Promise((r) => setTimeout(r, 300 * i));
     }
   }

@@ -17,6 +17,14 @@ export class RelayApiError extends Error {
   }
 }
 
+/**
+ * A failure that a later try may not meet: the network (fetch throws TypeError), or a relay that
+ * is briefly unavailable (5xx, a restart). Never a refusal (4xx): retrying one changes nothing.
+ */
+export function isTransient(e: unknown): boolean {
+  return (e instanceof RelayApiError && e.status >= 500) || e instanceof TypeError;
+}
+
 export interface RelayTransport {
   /** `path` is absolute from the origin, such as `/api/keys/private-keys/1`. */
   request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, session?: string): Promise<unknown>;

@@ -5,7 +5,9 @@
  * same file again for it on the contract page resumes its upload.
  */
 import type { OpenedContract, VersionMemory } from '$shared/protocol/contracts';
+import { isTransient } from '$shared/protocol/relay-transport';
 import { errorText } from './errors';
+import { pauseForReconnect, RECONNECT_GIVE_UP_MS, reconnectDelayMs } from './reconnect';
 import { RateTracker, type TransferView } from './progress';
 import { nameFiles, uploadOne } from './transfers';
 import { randomFileId } from './fields';
@@ -14,9 +16,11 @@ export interface UploadItem {
   id: string;
   version: number;
   file: File;
-  state: 'waiting' | 'running' | 'done' | 'failed';
+  state: 'waiting' | 'running' | 'reconnecting' | 'done' | 'failed';
   view: TransferView | null;
   error: string;
+  /** while reconnecting: the try that comes next and the seconds until it */
+  reconnect: { attempt: number; seconds: number } | null;
 }
 
 export class UploadBatch {
@@ -25,7 +29,7 @@ export class UploadBatch {
 
   /** New files get random ids and version 1; `resume` names the id and version of a file begun earlier. */
   constructor(files: File[], resume: { id: string; version: number } | null = null) {
-    this.items = files.map((file) => ({ id: resume?.id ?? randomFileId(), version: resume?.version ?? 1, file, state: 'waiting', view: null, error: '' }));
+    this.items = files.map((file) => ({ id: resume?.id ?? randomFileId(), version: resume?.version ?? 1, file, state: 'waiting', view: null, error: '', reconnect: null }));
   }
 
   get failed(): number {
@@ -44,20 +48,42 @@ export class UploadBatch {
       if (!options.named) current = await nameFiles(opened, this.items.map((i) => ({ id: i.id, file: i.file })), memory);
       for (const item of this.items) {
         if (item.state === 'done') continue;
-        item.state = 'running';
-        item.error = '';
-        const tracker = new RateTracker();
-        try {
-          await uploadOne(current, item.id, item.file, (p) => (item.view = tracker.update(p)), item.version);
-          item.state = 'done';
-        } catch (e) {
-          item.state = 'failed';
-          item.error = errorText(e);
-        }
+        await this.uploadItem(current, item);
       }
       return current;
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * One file, tried again after a lost connection or a relay restart (each try resumes where the
+   * relay's block list says); a refusal, or a connection lost for RECONNECT_GIVE_UP_MS, fails it.
+   */
+  private async uploadItem(opened: OpenedContract, item: UploadItem): Promise<void> {
+    const firstFailure = { at: 0 };
+    for (let attempt = 1; ; attempt++) {
+      item.state = 'running';
+      item.error = '';
+      item.reconnect = null;
+      const tracker = new RateTracker();
+      try {
+        await uploadOne(opened, item.id, item.file, (p) => (item.view = tracker.update(p)), item.version);
+        item.state = 'done';
+        return;
+      } catch (e) {
+        firstFailure.at ||= Date.now();
+        if (!isTransient(e) || Date.now() - firstFailure.at > RECONNECT_GIVE_UP_MS) {
+          item.state = 'failed';
+          item.error = errorText(e);
+          return;
+        }
+        item.state = 'reconnecting';
+        item.error = errorText(e);
+        const delay = reconnectDelayMs(attempt);
+        item.reconnect = { attempt: attempt + 1, seconds: Math.round(delay / 1000) };
+        await pauseForReconnect(delay);
+      }
     }
   }
 }
