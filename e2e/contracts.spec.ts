@@ -1,9 +1,10 @@
 /**
- * Issue 5's pages in Chromium against the real relay (first version): a space manager makes a
- * space, grants a certified colleague (an uncertified one is refused in words), creates a
- * contract with a PDF and a 9 MB annex uploaded with progress, views the PDF decrypted in the
- * browser and downloads the annex byte for byte; the colleague finds the contract by a
- * counterparty; after revocation the space is gone from the colleague's list.
+ * Issue 5's pages in Chromium against the real relay: a space manager makes a space, grants a
+ * certified colleague (an uncertified one is refused in words), creates a contract with fields, a
+ * 30 MiB PDF, a 9 MB annex and two small files uploaded with progress, views the PDF decrypted in
+ * the browser and downloads the annex byte for byte; the colleague finds the contract by a
+ * counterparty, views the PDF and downloads it byte for byte; an employee of another space can
+ * neither list nor fetch any of it; after revocation the colleague cannot open it any more.
  * Runs after accounts.spec.ts, whose administrators (sys, sec) set the employees up here through
  * the browser's own protocol code in Node.
  */
@@ -14,43 +15,64 @@ import { expect, test, type Browser, type Page } from '@playwright/test';
 import { derivePasswordHalf } from '../shared/crypto/argon2';
 import { registerAccount, unlockAccount, type DeriveP } from '../shared/protocol/account';
 import { certifyAccount, openEnterpriseCaKey } from '../shared/protocol/certification';
+import { createSpace, grantAccess } from '../shared/protocol/spaces';
 import { fetchTransport } from '../shared/protocol/relay-transport';
 import { AccountProfileSchema, EnterpriseResponse } from '../shared/schemas/directory';
 import { caFetch } from '../relay/integration/https-client';
+import { patternBytes, signIn } from './support/people';
+import { E2E_MARKERS } from './support/markers';
 
 const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(password, salt, params);
 const ADMIN_PASSWORDS = { sys: 'Ledger lantern orchard 7 system', sec: 'Quartz meadow signet 9 security', auditor: 'Harbor compass juniper 4 audit' };
 const password = (username: string) => `${username} contract pages password 5`;
 
-function twoPagePdf(): Buffer {
+/**
+ * A two-page PDF; `padding` bytes go into an object no page uses, so the file is as large as a
+ * scanned contract while pdf.js still renders its two small pages.
+ */
+function twoPagePdf(padding = 0): Buffer {
   const content = (text: string) => `BT /F1 28 Tf 36 120 Td (${text}) Tj ET`;
   const stream = (body: string) => `<< /Length ${Buffer.byteLength(body, 'latin1')} >>\nstream\n${body}\nendstream`;
   const page = (contents: number) => `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 260] /Resources << /Font << /F1 5 0 R >> >> /Contents ${contents} 0 R >>`;
   const objects = ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>', page(6), page(7), '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>', stream(content('Supply agreement page one')), stream(content('Supply agreement page two'))];
-  let pdf = '%PDF-1.4\n';
+  const parts: Buffer[] = [];
+  let length = 0;
+  const add = (b: Buffer) => {
+    parts.push(b);
+    length += b.length;
+  };
+  add(Buffer.from('%PDF-1.4\n', 'latin1'));
   const offsets: number[] = [];
   objects.forEach((body, i) => {
-    offsets.push(Buffer.byteLength(pdf, 'latin1'));
-    pdf += `${i + 1} 0 obj\n${body}\nendobj\n`;
+    offsets.push(length);
+    add(Buffer.from(`${i + 1} 0 obj\n${body}\nendobj\n`, 'latin1'));
   });
-  const xref = Buffer.byteLength(pdf, 'latin1');
-  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) pdf += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(pdf, 'latin1');
+  if (padding > 0) {
+    offsets.push(length);
+    add(Buffer.from(`${objects.length + 1} 0 obj\n<< /Length ${padding} >>\nstream\n`, 'latin1'));
+    add(patternBytes(padding, 0xf11e));
+    add(Buffer.from('\nendstream\nendobj\n', 'latin1'));
+  }
+  const xref = length;
+  let tail = `xref\n0 ${offsets.length + 1}\n0000000000 65535 f \n`;
+  for (const offset of offsets) tail += `${String(offset).padStart(10, '0')} 00000 n \n`;
+  tail += `trailer\n<< /Size ${offsets.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  add(Buffer.from(tail, 'latin1'));
+  return Buffer.concat(parts);
 }
 
-async function person(browser: Browser, username: string): Promise<Page> {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, baseURL: test.info().project.use.baseURL, acceptDownloads: true });
-  // No native save dialog in a headless run: the page takes its Blob download path.
-  await context.addInitScript(() => delete (window as { showSaveFilePicker?: unknown }).showSaveFilePicker);
-  const page = await context.newPage();
-  await page.goto('/login');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password', { exact: true }).fill(password(username));
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('welcome')).toContainText('Welcome', { timeout: 30_000 });
-  return page;
+const person = (browser: Browser, username: string): Promise<Page> => signIn(browser, String(test.info().project.use.baseURL), username, password(username));
+
+/** Follows a link inside the app, as a bookmark clicked in the same tab would (a reload drops the keys). */
+async function followInApp(page: Page, path: string): Promise<void> {
+  await page.evaluate((href) => {
+    const a = document.createElement('a');
+    a.href = href;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }, path);
+  await page.waitForURL((url) => url.pathname === path);
 }
 
 test('a space manager shares a contract with a PDF and an annex; a colleague finds, views and loses it', async ({ browser }) => {
@@ -70,6 +92,7 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
       { username: 'mgr', legalName: 'Manny Manager', number: 'E2001', manager: true, certify: true },
       { username: 'alice', legalName: 'Alice Editor', number: 'E2002', manager: false, certify: true },
       { username: 'bob', legalName: 'Bob Uncertified', number: 'E2003', manager: false, certify: false },
+      { username: 'carol', legalName: 'Carol Otherspace', number: 'E2004', manager: false, certify: true },
     ];
     for (const p of people) {
       const invited = await call('POST', '/api/directory/accounts', { legalName: p.legalName, employeeNumber: p.number, contact: `${p.username}@example.test`, username: p.username }, sys.session);
@@ -88,9 +111,14 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
 
   const files = mkdtempSync(join(tmpdir(), 'sealvault-e2e-files-'));
   const pdfPath = join(files, 'supply-agreement.pdf');
-  writeFileSync(pdfPath, twoPagePdf());
-  const annex = Buffer.alloc(9 * 1024 * 1024 + 123);
-  for (let i = 0; i < annex.length; i++) annex[i] = (i * 31 + (i >> 12)) & 0xff;
+  const pdf = twoPagePdf(30 * 1024 * 1024);
+  writeFileSync(pdfPath, pdf);
+  const smallPaths = [
+    [join(files, 'price-schedule.csv'), `item,price\n${E2E_MARKERS.fileText},125000.50\n`],
+    [join(files, 'notes.txt'), 'Delivery notes: FOB Shanghai, 30 days net.\n'],
+  ] as const;
+  for (const [path, text] of smallPaths) writeFileSync(path, text);
+  const annex = patternBytes(9 * 1024 * 1024 + 123, 0xa11e);
   const annexPath = join(files, 'annex.bin');
   writeFileSync(annexPath, annex);
 
@@ -117,19 +145,25 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
   await test.step('the manager creates a contract with the PDF and the annex, with upload progress', async () => {
     const form = mgr.getByTestId('new-contract');
     await form.getByTestId('field-title').fill('Supply agreement 供货合同');
-    await form.getByTestId('field-counterparties').fill('Acme Ltd, 北京某某公司');
+    await form.getByTestId('field-counterparties').fill(`Acme Ltd, 北京某某公司, ${E2E_MARKERS.counterparty}`);
     await form.getByTestId('field-amount').fill('125000.50');
     await form.getByTestId('field-currency').fill('CNY');
     await form.getByTestId('field-status').selectOption('signed');
-    await mgr.getByTestId('drop-zone-input').setInputFiles([pdfPath, annexPath]);
+    await mgr.getByTestId('drop-zone-input').setInputFiles([pdfPath, annexPath, ...smallPaths.map(([path]) => path)]);
     await form.getByTestId('create-contract').click();
     await expect(mgr.getByTestId('upload-progress').first()).toBeVisible();
-    await expect(mgr.getByTestId('upload-done')).toHaveCount(2, { timeout: 120_000 });
+    await expect(mgr.getByTestId('upload-done')).toHaveCount(4, { timeout: 180_000 });
     await expect(mgr.getByTestId('contract-row').filter({ hasText: 'Supply agreement' })).toContainText('Acme Ltd');
   });
 
+  let contractPath = '';
+  const fileIds: string[] = [];
   await test.step('the manager views the PDF in the browser and downloads the annex byte for byte', async () => {
     await mgr.getByTestId('contract-created').getByRole('link').click();
+    await mgr.waitForURL(/\/spaces\/sp-[^/]+\/c-/);
+    contractPath = new URL(mgr.url()).pathname;
+    await expect(mgr.getByTestId('file-row')).toHaveCount(4);
+    for (const row of await mgr.getByTestId('file-row').all()) fileIds.push((await row.getAttribute('data-file-id'))!);
     await expect(mgr.getByTestId('contract-fields')).toContainText('Supply agreement');
     await mgr.getByTestId('view-pdf').click();
     await expect(mgr.locator('canvas[data-rendered-page="1"]')).toBeVisible({ timeout: 30_000 });
@@ -150,13 +184,42 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
     await expect(alice.getByTestId('contract-row')).toHaveCount(1);
     await alice.getByTestId('contract-row').first().getByRole('link').click();
     await alice.getByTestId('view-pdf').click();
-    await expect(alice.locator('canvas[data-rendered-page="1"]')).toBeVisible({ timeout: 30_000 });
+    await expect(alice.locator('canvas[data-rendered-page="1"]')).toBeVisible({ timeout: 60_000 });
+    const row = alice.getByTestId('file-row').filter({ hasText: 'supply-agreement.pdf' });
+    const [download] = await Promise.all([alice.waitForEvent('download'), row.getByTestId('download').click()]);
+    const saved = join(files, 'alice-downloaded.pdf');
+    await download.saveAs(saved);
+    expect(Buffer.compare(readFileSync(saved), pdf)).toBe(0);
   });
 
-  await test.step('an employee of no grant cannot list or fetch the contracts', async () => {
+  const contract = contractPath.split('/')[3]!;
+  const refusal = (p: Promise<unknown>) => p.then(() => 'answered', (e: { code?: string }) => e.code);
+  const fetchEverything = async (session: string) => {
+    const codes = [
+      await refusal(call('GET', `/api/vault/contracts?space=${space}`, undefined, session)),
+      await refusal(call('GET', `/api/vault/contracts/${contract}/records/fields/latest`, undefined, session)),
+      await refusal(call('GET', `/api/vault/contracts/${contract}/records/dek/latest`, undefined, session)),
+      await refusal(call('GET', `/api/vault/contracts/${contract}/files`, undefined, session)),
+    ];
+    for (const file of fileIds) {
+      codes.push(await refusal(call('GET', `/api/vault/files/${file}/versions/1/manifest`, undefined, session)));
+      codes.push(await refusal(transport.getBytes(`/api/vault/files/${file}/versions/1/blocks/0`, session)));
+    }
+    return codes;
+  };
+
+  await test.step('an employee of another space, and one of no grant, can neither list nor fetch any of it', async () => {
+    const mgrNode = await unlockAccount({ transport, username: 'mgr', password: password('mgr'), deriveP });
+    const caPem = EnterpriseResponse.parse(await call('GET', '/api/directory/enterprise')).caCertificate!;
+    const carol = await unlockAccount({ transport, username: 'carol', password: password('carol'), deriveP });
+    const legal = await createSpace(transport, mgrNode, caPem, 'Legal 法务');
+    await grantAccess(transport, mgrNode, caPem, legal.space, carol.account, 'editor');
     const bob = await unlockAccount({ transport, username: 'bob', password: password('bob'), deriveP });
-    const refused = await call('GET', `/api/vault/contracts?space=${space}`, undefined, bob.session).then(() => 'listed', (e: { code?: string }) => e.code);
-    expect(refused).toMatch(/^E_(FORBIDDEN|NOT_FOUND)$/);
+    for (const outsider of [carol, bob]) {
+      const codes = await fetchEverything(outsider.session);
+      expect(codes).toHaveLength(4 + 2 * fileIds.length);
+      for (const code of codes) expect(code).toMatch(/^E_(FORBIDDEN|NOT_FOUND)$/);
+    }
   });
 
   await test.step('after revocation the space is gone from Alice\'s list', async () => {
@@ -167,6 +230,12 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
     await alice.getByRole('navigation').getByRole('link', { name: 'Contracts' }).click();
     await expect(alice.getByTestId('spaces-list')).toBeVisible();
     await expect(alice.getByTestId('space-row')).toHaveCount(0);
+    // The contract's address, followed in the same tab, opens nothing: the relay refuses Alice.
+    await followInApp(alice, contractPath);
+    await expect(alice.getByRole('alert')).toBeVisible({ timeout: 30_000 });
+    await expect(alice.getByTestId('contract-fields')).toHaveCount(0);
+    const aliceNode = await unlockAccount({ transport, username: 'alice', password: password('alice'), deriveP });
+    for (const code of await fetchEverything(aliceNode.session)) expect(code).toMatch(/^E_(FORBIDDEN|NOT_FOUND)$/);
   });
 
   await test.step('the views and the download are in the audit log in the readers\' own signed words', async () => {
