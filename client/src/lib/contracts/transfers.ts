@@ -35,7 +35,10 @@ export async function nameFiles(opened: OpenedContract, files: { id: string; fil
  */
 export async function uploadOne(opened: OpenedContract, id: string, file: File, onProgress: (p: FileProgress) => void, version = 1): Promise<void> {
   const { blockSize } = planBlocks(ciphertextLength(file.size), DEFAULT_BLOCK_SIZE);
-  await uploadFile(fileTransport, me(), opened.dek, file, { contract: opened.contract, file: id, version }, { onProgress, blockSize });
+  const account = me();
+  await uploadFile(fileTransport, account, opened.dek, file, { contract: opened.contract, file: id, version }, { onProgress, blockSize });
+  // The uploader's own word that this version is theirs, beside the vault's record of the blocks.
+  await recordAsAccount(fileTransport, account, { action: 'file.upload', target: `file:${id}`, details: { contract: opened.contract, version } });
 }
 
 /**

@@ -30,6 +30,9 @@ class Locale {
   t = (key: MessageKey, params: Record<string, string | number> = {}): string =>
     messages[this.current][key].replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));
 
+  /** Whether `key` names a message: for keys built from data, such as an audit action. */
+  has = (key: string): key is MessageKey => Object.hasOwn(messages[this.current], key);
+
   /** A readable sentence for any thrown value; crypto refusals by their code. */
   error = (e: unknown): string => {
     const words = errorWords[this.current];
