@@ -92,7 +92,7 @@ describe('sharing one contract with one colleague', () => {
     expect(await sharedWithMe(transport, colleague)).toEqual([{ space, contract: first.contract, granter: editor.account, createdAt: expect.any(Number) }]);
     const memory = new VersionMemory();
     const opened = await openSharedContract(transport, colleague, e.caPem, space, first.contract, memory);
-    expect([opened.fields, opened.fieldsVersion, opened.via, opened.dek.extractable]).toEqual([fields, 1, 'share', false]);
+    expect([opened.fields, opened.fieldsVersion, opened.via, opened.sharedBy, opened.dek.extractable]).toEqual([fields, 1, 'share', editor.account, false]);
 
     const manifest = await fetchManifest(transport, colleague, target(), opened.writers);
     const out = collectingSink();

@@ -82,6 +82,8 @@ export interface OpenedContract {
   writers: ReadonlyMap<string, CryptoKey>;
   /** how the reader holds the DEK: through the space key (a member), or a single share (read only) */
   via: 'space' | 'share';
+  /** for a share: the verified writer of the space who made it */
+  sharedBy: string | null;
 }
 
 /** Creates a contract in `space` with its fields; the DEK exists unwrapped only in memory. */
@@ -99,7 +101,7 @@ export async function createContract(transport: RelayTransport, me: UnlockedAcco
   await putSigned(transport, me, await sealRecord(await deriveRecordKey(dek), { kind: FIELDS_KIND, contract, version: 1 }, checked as unknown as Json));
   await recordAsAccount(transport, me, { action: 'contract.create', target: `contract:${contract}`, details: { space } });
   const writers = await verifiedWriters(transport, me, caCertificatePem, space);
-  return { contract, space, dek, fields: checked, fieldsVersion: 1, writers, via: 'space' };
+  return { contract, space, dek, fields: checked, fieldsVersion: 1, writers, via: 'space', sharedBy: null };
 }
 
 /**
@@ -114,7 +116,7 @@ export type SpaceKeyCache = Map<string, Promise<CryptoKey>>;
  */
 export interface DekSource {
   via: OpenedContract['via'];
-  open(writers: ReadonlyMap<string, CryptoKey>): Promise<CryptoKey>;
+  open(writers: ReadonlyMap<string, CryptoKey>): Promise<{ dek: CryptoKey; sharedBy: string | null }>;
 }
 
 /**
@@ -158,13 +160,13 @@ export async function openContractWith(
   writers?: ReadonlyMap<string, CryptoKey>,
 ): Promise<OpenedContract> {
   const allowed = writers ?? (await verifiedWriters(transport, me, caCertificatePem, space));
-  const dek = await source.open(allowed);
+  const { dek, sharedBy } = await source.open(allowed);
   const sealed = await fetchSigned(transport, me, allowed, contract, FIELDS_KIND, 'latest');
   memory.check(`${contract}/${FIELDS_KIND}`, sealed.version);
   const value = await openRecord(await deriveRecordKey(dek), sealed, { kind: FIELDS_KIND, contract, version: sealed.version });
   const fields = ContractFieldsSchema.safeParse(value);
   if (!fields.success) fail('E_FORMAT', "the contract's fields are not in the expected shape");
-  return { contract, space, dek, fields: fields.data, fieldsVersion: sealed.version, writers: allowed, via: source.via };
+  return { contract, space, dek, fields: fields.data, fieldsVersion: sealed.version, writers: allowed, via: source.via, sharedBy };
 }
 
 /** Opens a contract of a space the caller is a member of: the DEK from its signed record wrapped under SK. */
@@ -178,7 +180,7 @@ export async function openContract(
   writers?: ReadonlyMap<string, CryptoKey>,
   spaceKeys: SpaceKeyCache = new Map(),
 ): Promise<OpenedContract> {
-  const source: DekSource = { via: 'space', open: (allowed) => dekFromSpaceKey(transport, me, caCertificatePem, space, contract, allowed, { spaceKeys }) };
+  const source: DekSource = { via: 'space', open: async (allowed) => ({ dek: await dekFromSpaceKey(transport, me, caCertificatePem, space, contract, allowed, { spaceKeys }), sharedBy: null }) };
   return openContractWith(transport, me, caCertificatePem, space, contract, memory, source, writers);
 }
 

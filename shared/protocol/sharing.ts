@@ -140,7 +140,12 @@ export async function sharedWithMe(transport: RelayTransport, me: UnlockedAccoun
 }
 
 /** Opens one listed share, verified first (signature, writer, context, digest), then unwrapped. */
-async function openShare(me: UnlockedAccount, entry: { envelope: EnvelopeWire; signedBy: unknown }, expected: DekEnvelopeContext, writers: ReadonlyMap<string, CryptoKey>): Promise<CryptoKey> {
+async function openShare(
+  me: UnlockedAccount,
+  entry: { envelope: EnvelopeWire; signedBy: unknown },
+  expected: DekEnvelopeContext,
+  writers: ReadonlyMap<string, CryptoKey>,
+): Promise<{ dek: CryptoKey; sharedBy: string }> {
   const signed = SignedEnvelopeStatementSchema.safeParse(entry.signedBy);
   if (!signed.success) fail('E_SIGNATURE', 'the share carries no envelope statement of its granter');
   // attacker-controlled until verified: the granter named in the statement
@@ -149,14 +154,21 @@ async function openShare(me: UnlockedAccount, entry: { envelope: EnvelopeWire; s
   const statement = await verifyStatement<EnvelopeStatement>(key, entry.signedBy, ENVELOPE_STATEMENT_TYPE);
   if (canonicalJson(statement.context) !== canonicalJson(expected)) fail('E_CONTEXT', 'the signed share names another contract, space or recipient');
   if (statement.envelopeDigest !== (await envelopeDigest(entry.envelope))) fail('E_CONTEXT', 'the envelope is not the one its granter signed');
-  return openEnvelope(me.envelope.privateKey, entry.envelope as Envelope, expected, { algorithm: DEK_ALGORITHM, usages: ['sign'] });
+  const dek = await openEnvelope(me.envelope.privateKey, entry.envelope as Envelope, expected, { algorithm: DEK_ALGORITHM, usages: ['sign'] });
+  return { dek, sharedBy: statement.granter };
 }
 
 /**
  * The DEK from the caller's share of `contract`: the newest share that verifies and opens; a bad
  * one beside a good one is passed over (never shown as genuine); with none, the first refusal.
  */
-async function dekFromShare(transport: RelayTransport, me: UnlockedAccount, space: string, contract: string, writers: ReadonlyMap<string, CryptoKey>): Promise<CryptoKey> {
+async function dekFromShare(
+  transport: RelayTransport,
+  me: UnlockedAccount,
+  space: string,
+  contract: string,
+  writers: ReadonlyMap<string, CryptoKey>,
+): Promise<{ dek: CryptoKey; sharedBy: string }> {
   const list = parseAnswer(EnvelopeListSchema, await transport.request('GET', `/api/keys/envelopes?purpose=${DEK_PURPOSE}&space=${q(space)}&contract=${q(contract)}`, undefined, me.session), 'shared envelopes');
   const candidates = list.envelopes.filter((e) => e.purpose === DEK_PURPOSE).toSorted((a, b) => b.createdAt - a.createdAt);
   if (candidates.length === 0) fail('E_CONTEXT', 'no share of this contract is addressed to you');
