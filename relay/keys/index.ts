@@ -6,8 +6,7 @@
  * and envelope in the audit log. It also holds the enterprise CA private key wrapped to each
  * security administrator (opaque RSA-OAEP envelopes made in a security administrator's browser).
  */
-import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import { Hono } from 'hono';
 import { canonicalJson, fromBase64url, type Json } from '../../shared/crypto/encoding';
 import {
   CA_KEY_PURPOSE,
@@ -15,17 +14,13 @@ import {
   CaKeyRecipientParamSchema,
   CaKeyRecipientsQuerySchema,
   CaKeyRecipientsSchema,
-  CreateEnvelopeResultSchema,
-  CreateEnvelopeSchema,
   CreateGrantSchema,
   CreateSpaceSchema,
-  ENVELOPE_STATEMENT_TYPE,
-  EnvelopeListSchema,
-  EnvelopesQuerySchema,
   GRANT_STATEMENT_TYPE,
   GrantPathSchema,
   GrantResultSchema,
   GrantsListSchema,
+  MyGrantQuerySchema,
   MyGrantSchema,
   MySpacesSchema,
   PrivateKeysSchema,
@@ -47,11 +42,13 @@ import { HealthSchema } from '../../shared/schemas/common';
 import type { AuditEvent } from '../common/audit-sink';
 import { requireRole, requireSession, sameOriginWrites, type SessionEnv } from '../common/auth';
 import { ApiDescription } from '../common/openapi';
-import { readJson, readParams, readQuery, validate } from '../common/validate';
+import { readJson, readParams, readQuery } from '../common/validate';
 import { HttpError } from '../http/errors';
 import type { RelayService, ServiceContext } from '../services/service';
 import { requireCaKeyRecipient, requireCertifiedRecipient, SECURITY_ADMIN_ROLE, verifySignedBy } from './directory';
-import { openKeysStore, type CaKeyEnvelopeRow, type EnvelopeRow, type SpaceEnvelopeRow } from './store';
+import { registerEnvelopeRoutes } from './envelopes';
+import { readSignedBody } from './signed-body';
+import { openKeysStore, type CaKeyEnvelopeRow } from './store';
 
 /** Body limits: wrapped keys are a few KiB, envelopes well under 2 KiB; these leave room and no more. */
 export const KEYS_LIMITS = {
@@ -71,22 +68,6 @@ export interface KeysServiceOptions {
 type Env = SessionEnv;
 
 const SPACE_KEY_CONTEXT_FIELDS = ['keyVersion', 'purpose', 'recipient', 'space'];
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Reads a body that carries a signed statement under `field`: a body whose statement is absent
- * or unsigned is refused as E_SIGNATURE (not a generic validation error), then the schema applies.
- */
-async function readSignedBody<S extends z.ZodType>(c: Context, schema: S, limit: number, field: string): Promise<z.infer<S>> {
-  const raw = await readJson(c, z.unknown(), limit);
-  if (isObject(raw) && (!isObject(raw[field]) || !('signature' in raw[field]))) {
-    throw new HttpError(400, 'E_SIGNATURE', `${field} must be a statement signed by its granter`);
-  }
-  return validate(schema, raw);
-}
 
 export function createKeysService(ctx: ServiceContext, options: KeysServiceOptions = {}): RelayService {
   const now = options.now ?? Date.now;
@@ -334,7 +315,7 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
   api.add({
     method: 'get',
     path: '/grants',
-    summary: "A space's members and signed grants (members only; envelopes only on the caller's own entries)",
+    summary: "A space's members and signed grants (members, and holders of a single share of one of its contracts; envelopes only on the caller's own entries)",
     auth: 'session',
     query: SpaceQuerySchema,
     response: GrantsListSchema,
@@ -344,8 +325,9 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
     const me = c.get('session').sub;
     const { space } = readQuery(c, SpaceQuerySchema);
     const row = store.space(space);
-    // Non-members get the same answer as for a space that does not exist.
-    if (!row || !store.member(space, me)) throw new HttpError(404, 'E_NOT_FOUND', 'no such space among yours');
+    // The holder of a live single share reads the signed grants too, to check who may write
+    // (never an envelope: it has no grant). Anyone else gets the answer for a missing space.
+    if (!row || (!store.member(space, me) && !store.liveShare(me, space, null))) throw new HttpError(404, 'E_NOT_FOUND', 'no such space among yours');
     return c.json({
       space,
       name: row.name,
@@ -365,117 +347,24 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
   api.add({
     method: 'get',
     path: '/grants/mine',
-    summary: "The caller's role in a space, or null (vault calls this with the user's own token)",
+    summary:
+      "The caller's role in a space, or null (vault calls this with the user's own token). With contract=, a non-member holding a live single share of that contract is a viewer of it, and the answer names the contract",
     auth: 'session',
-    query: SpaceQuerySchema,
+    query: MyGrantQuerySchema,
     response: MyGrantSchema,
   });
   app.get('/grants/mine', session, (c) => {
-    const { space } = readQuery(c, SpaceQuerySchema);
-    const row = store.member(space, c.get('session').sub);
-    return c.json({ space, role: row?.role ?? null });
-  });
-
-  // ---- envelopes shared to one account -----------------------------------------------------
-
-  api.add({
-    method: 'post',
-    path: '/envelopes',
-    summary: 'Store a DEK envelope for one certified account, signed by its granter',
-    auth: 'session',
-    body: CreateEnvelopeSchema,
-    response: CreateEnvelopeResultSchema,
-    errors: {
-      400: 'E_VALIDATION, E_CONTEXT (purpose is not "dek", no contract, statement for another envelope), E_SIGNATURE',
-      403: 'E_FORBIDDEN: the envelope names a space the caller cannot write to',
-      409: 'E_NOT_CERTIFIED: the recipient is not an active, certified account',
-    },
-  });
-  app.post('/envelopes', session, async (c) => {
-    const granter = c.get('session').sub;
-    const { envelope, signedBy } = await readSignedBody(c, CreateEnvelopeSchema, KEYS_LIMITS.envelope, 'signedBy');
-    const context = envelope.context;
-    if (context.purpose !== 'dek') throw new HttpError(400, 'E_CONTEXT', 'only "dek" envelopes are stored here; space keys travel with their grant');
-    if (typeof context.contract !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(context.contract)) throw new HttpError(400, 'E_CONTEXT', 'a dek envelope must name its contract');
-    if (context.space !== undefined && (typeof context.space !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(context.space))) {
-      throw new HttpError(400, 'E_CONTEXT', 'context.space must be a space id');
-    }
-    const space = (context.space as string | undefined) ?? null;
-    if (space !== null) {
-      const role = store.member(space, granter)?.role;
-      if (!role || role === 'viewer') throw new HttpError(403, 'E_FORBIDDEN', "only the space's manager, editors and signers share its contracts");
-    }
-    const st = signedBy.statement;
-    if (st.granter !== granter) throw new HttpError(400, 'E_SIGNATURE', 'the envelope statement must be made and signed by its granter');
-    if (canonicalJson(st.context) !== canonicalJson(context)) throw new HttpError(400, 'E_CONTEXT', 'the statement names another envelope context');
-    const id = await envelopeDigest(envelope);
-    if (st.envelopeDigest !== id) throw new HttpError(400, 'E_CONTEXT', 'the statement names another envelope');
-
-    const recipient = context.recipient as string;
-    const modulusBytes = await requireCertifiedRecipient(ctx.peers, recipient);
-    if (fromBase64url(envelope.wrapped).length !== modulusBytes) throw new HttpError(400, 'E_CONTEXT', "the envelope is not wrapped to the recipient's certified key");
-    await verifySignedBy(ctx.peers, granter, signedBy, ENVELOPE_STATEMENT_TYPE);
-
-    const statementJson = canonicalJson(signedBy as unknown as Json);
-    const existing = store.envelope(id);
-    if (existing) {
-      if (existing.statement === statementJson) return c.json({ id });
-      throw new HttpError(409, 'E_CONFLICT', 'this envelope is already stored with another statement');
-    }
-    await audit({ actor: granter, action: 'envelope.create', target: `contract:${context.contract}`, outcome: 'ok', details: { recipient, purpose: 'dek', id, space } });
-    try {
-      store.insertEnvelope(
-        { id, recipient, purpose: 'dek', space, contract: context.contract, envelope: canonicalJson(envelope), statement: statementJson, granter },
-        now(),
-      );
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return c.json({ id });
-      throw e;
-    }
-    return c.json({ id });
-  });
-
-  api.add({
-    method: 'get',
-    path: '/envelopes',
-    summary: 'Envelopes whose recipient is the caller (dek envelopes and space-key envelopes of its grants)',
-    auth: 'session',
-    query: EnvelopesQuerySchema,
-    response: EnvelopeListSchema,
-  });
-  app.get('/envelopes', session, (c) => {
     const me = c.get('session').sub;
-    const q = readQuery(c, EnvelopesQuerySchema);
-    const fromDek = (r: EnvelopeRow) => ({
-      id: r.id,
-      purpose: r.purpose,
-      granter: r.granter,
-      space: r.space,
-      contract: r.contract,
-      keyVersion: null,
-      envelope: JSON.parse(r.envelope) as EnvelopeWire,
-      signedBy: JSON.parse(r.statement),
-      createdAt: r.created_at,
-    });
-    const fromGrant = (r: SpaceEnvelopeRow) => ({
-      id: `${r.space}.${r.key_version}`,
-      purpose: 'space-key',
-      granter: r.granter,
-      space: r.space,
-      contract: null,
-      keyVersion: r.key_version,
-      envelope: JSON.parse(r.envelope) as EnvelopeWire,
-      signedBy: JSON.parse(r.statement),
-      createdAt: r.created_at,
-    });
-    const list = [
-      ...(q.purpose === undefined || q.purpose === 'space-key' ? store.mySpaceEnvelopes(me, q.space ?? null, q.contract ?? null).map(fromGrant) : []),
-      ...(q.purpose === undefined || q.purpose === 'dek' ? store.myEnvelopes(me, 'dek', q.space ?? null, q.contract ?? null).map(fromDek) : []),
-    ];
-    // Second wall: whatever the query did, nothing leaves here unless it is wrapped to the caller.
-    const mine = list.filter((e) => e.envelope.context.recipient === me);
-    return c.json({ envelopes: mine });
+    const { space, contract } = readQuery(c, MyGrantQuerySchema);
+    const role = store.member(space, me)?.role ?? null;
+    if (contract === undefined) return c.json({ space, role });
+    // Read-only, and only that contract: a share never lets anyone write, list or open the rest.
+    return c.json({ space, contract, role: role ?? (store.liveShare(me, space, contract) ? 'viewer' : null) });
   });
+
+  // ---- envelopes shared to one account (single contract shares) -----------------------------
+
+  registerEnvelopeRoutes({ app, api, store, session, peers: ctx.peers, audit, now, limit: KEYS_LIMITS.envelope });
 
   // ---- enterprise CA private key envelopes ------------------------------------------------
 

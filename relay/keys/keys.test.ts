@@ -1,11 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url as fromB64u, toBase64url } from '../../shared/crypto/encoding';
-import { ENVELOPE_ALG, envelopeLabel, openEnvelope, sealEnvelope, type Envelope, type EnvelopeContext } from '../../shared/crypto/envelopes';
-import { signStatement, type Statement } from '../../shared/crypto/statements';
-import { ENVELOPE_STATEMENT_TYPE, GRANT_STATEMENT_TYPE, MySpacesSchema, envelopeDigest, type EnvelopeWire, type GrantRole } from '../../shared/schemas/keys';
+import { ENVELOPE_ALG, envelopeLabel, openEnvelope, type Envelope, type EnvelopeContext } from '../../shared/crypto/envelopes';
+import { MySpacesSchema, envelopeDigest, type EnvelopeWire } from '../../shared/schemas/keys';
 import type { AuditEvent, AuditSink } from '../common/audit-sink';
-import { createRelayApp } from '../server';
-import { testServiceContext } from '../test-support/service-context';
 import type { RelayServiceFactory } from '../services/service';
 import { createKeysService, KEYS_LIMITS } from './index';
 
@@ -13,6 +10,7 @@ import { createKeysService, KEYS_LIMITS } from './index';
 const asFactory: RelayServiceFactory = createKeysService;
 void asFactory;
 import { createFakeDirectory, type FakeDirectory, type TestAccount } from './testing/fake-directory';
+import { dekBody, grantBody, keysHarness, makeSpace as makeSharedSpace, spaceKey, type KeysCall } from './testing/harness';
 
 let dir: FakeDirectory;
 let manager: TestAccount; // space-manager
@@ -53,33 +51,9 @@ beforeAll(async () => {
   auditor = await dir.member('aud-1', { roles: ['auditor'], envelopeKeys: secOther.envelopeKeys });
 });
 
-async function setup(opts: { audit?: AuditSink } = {}) {
-  const ctx = await testServiceContext('keys', { local: dir.local });
-  const service = createKeysService(opts.audit ? { ...ctx, audit: opts.audit } : ctx);
-  const errors: string[] = [];
-  const app = createRelayApp({ services: [service], errorLog: (line) => errors.push(line) });
-  const tokens = new Map<string, string>();
-  const sessionOf = async (a: TestAccount) => {
-    // secDemoted's session was issued while it still was a security administrator
-    if (!tokens.has(a.id)) tokens.set(a.id, await dir.session(a.id, a === secDemoted ? ['security-admin'] : a.record.roles));
-    return tokens.get(a.id)!;
-  };
-  const call = async (method: string, path: string, o: { as?: TestAccount; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
-    const headers: Record<string, string> = { ...(o.headers ?? {}) };
-    if (o.as) headers.authorization = `Bearer ${await sessionOf(o.as)}`;
-    let body: string | undefined;
-    if (o.raw !== undefined || o.body !== undefined) {
-      headers['content-type'] ??= 'application/json';
-      body = o.raw ?? JSON.stringify(o.body);
-    }
-    const res = await app.request(`/api/keys${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
-    const text = await res.text();
-    // A client error is never a 500: any internal error fails the test with its log line.
-    if (res.status === 500) throw new Error(`500 from ${method} ${path}: ${errors.join('\n')}`);
-    return { status: res.status, json: text ? JSON.parse(text) : null };
-  };
-  return { ctx, app, call, events: ctx.audit.events, service };
-}
+const setup = (opts: { audit?: AuditSink } = {}) =>
+  // secDemoted's session was issued while it still was a security administrator
+  keysHarness(dir, { ...opts, rolesOf: (a) => (a === secDemoted ? ['security-admin'] : a.record.roles) });
 
 const b64 = (n: number, fill = 7) => toBase64url(new Uint8Array(n).fill(fill));
 
@@ -91,51 +65,8 @@ function privateKeysBody(fill = 1) {
   };
 }
 
-async function spaceKey(): Promise<CryptoKey> {
-  return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']) as Promise<CryptoKey>;
-}
-
-async function grantBody(
-  space: string,
-  member: TestAccount,
-  role: GrantRole,
-  keyVersion: number,
-  granter: TestAccount,
-  sk: CryptoKey,
-  tweak: { context?: Partial<EnvelopeContext>; statement?: Record<string, unknown>; signWith?: TestAccount } = {},
-) {
-  const context = { purpose: 'space-key', recipient: member.id, space, keyVersion, ...tweak.context } as EnvelopeContext;
-  const envelope = await sealEnvelope(member.envelopeKeys.publicKey, sk, context);
-  const statement = {
-    type: GRANT_STATEMENT_TYPE,
-    space,
-    member: member.id,
-    role,
-    keyVersion,
-    granter: granter.id,
-    envelopeDigest: await envelopeDigest(envelope as EnvelopeWire),
-    ...tweak.statement,
-  } as Record<string, unknown>;
-  for (const k of Object.keys(statement)) if (statement[k] === undefined) delete statement[k];
-  const grantStatement = await signStatement((tweak.signWith ?? granter).signingKeys.privateKey, statement as Statement);
-  return { space, member: member.id, role, keyVersion, envelope, grantStatement };
-}
-
-async function dekBody(recipient: TestAccount, granter: TestAccount, contract: string, extra: Record<string, string> = {}, signWith?: TestAccount) {
-  const dek = (await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256', length: 256 }, true, ['sign'])) as CryptoKey;
-  const context = { purpose: 'dek', recipient: recipient.id, contract, ...extra } as EnvelopeContext;
-  const envelope = await sealEnvelope(recipient.envelopeKeys.publicKey, dek, context);
-  const statement = { type: ENVELOPE_STATEMENT_TYPE, granter: granter.id, context, envelopeDigest: await envelopeDigest(envelope as EnvelopeWire) };
-  return { envelope, signedBy: await signStatement((signWith ?? granter).signingKeys.privateKey, statement as Statement) };
-}
-
 /** A space with its manager's own copy of the space key. */
-async function makeSpace(call: Awaited<ReturnType<typeof setup>>['call'], space: string) {
-  const sk = await spaceKey();
-  expect((await call('POST', '/spaces', { as: manager, body: { space, name: 'Contracts' } })).status).toBe(200);
-  expect((await call('POST', '/grants', { as: manager, body: await grantBody(space, manager, 'manager', 1, manager, sk) })).status).toBe(200);
-  return sk;
-}
+const makeSpace = (call: KeysCall, space: string) => makeSharedSpace(call, space, manager);
 
 describe('keys service: every-service routes', () => {
   it('answers health, key and a complete OpenAPI document', async () => {
@@ -155,6 +86,8 @@ describe('keys service: every-service routes', () => {
       '/api/keys/grants/{space}/{member}',
       '/api/keys/grants/mine',
       '/api/keys/envelopes',
+      '/api/keys/envelopes/shares',
+      '/api/keys/envelopes/{id}',
       '/api/keys/ca-key/{recipient}',
       '/api/keys/ca-key',
     ]) {
@@ -484,72 +417,7 @@ describe('keys service: the caller\'s spaces (GET /spaces)', () => {
   });
 });
 
-describe('keys service: envelopes for one account', () => {
-  it('stores a signed DEK envelope and serves it to its recipient only', async () => {
-    const { call, events } = await setup();
-    const body = await dekBody(bob, alice, 'c-1');
-    const res = await call('POST', '/envelopes', { as: alice, body });
-    expect(res.status).toBe(200);
-    expect(res.json.id).toBe(await envelopeDigest(body.envelope as EnvelopeWire));
-    expect((await call('POST', '/envelopes', { as: alice, body })).json).toEqual(res.json); // idempotent
-    expect(events.filter((e) => e.action === 'envelope.create')).toEqual([
-      expect.objectContaining({ actor: 'alice', target: 'contract:c-1', outcome: 'ok', details: expect.objectContaining({ recipient: 'bob', purpose: 'dek' }) }),
-    ]);
-
-    const got = await call('GET', '/envelopes?purpose=dek&contract=c-1', { as: bob });
-    expect(got.json.envelopes).toHaveLength(1);
-    expect(got.json.envelopes[0]).toMatchObject({ id: res.json.id, purpose: 'dek', contract: 'c-1', granter: 'alice', envelope: body.envelope, signedBy: body.signedBy });
-    expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toHaveLength(1);
-    expect((await call('GET', '/envelopes?contract=c-2', { as: bob })).json.envelopes).toHaveLength(0);
-
-    // Never served to anyone else: not the granter, not a third account, whatever the query.
-    for (const who of [alice, manager, otherManager]) {
-      for (const q of ['', '?purpose=dek', '?contract=c-1', '?purpose=dek&contract=c-1']) {
-        expect((await call('GET', `/envelopes${q}`, { as: who })).json.envelopes, `${who.id} ${q}`).toEqual([]);
-      }
-    }
-    expect((await call('GET', '/envelopes')).status).toBe(401);
-    expect((await call('GET', '/envelopes?purpose=seal-key', { as: bob })).status).toBe(400);
-    expect((await call('GET', '/envelopes?recipient=alice', { as: bob })).status).toBe(400);
-  });
-
-  it('refuses unsigned, mis-signed, misdirected or uncertified envelopes', async () => {
-    const { call, events } = await setup();
-    const good = await dekBody(bob, alice, 'c-1');
-    const expectRefused = async (body: unknown, code: string, status = 400, as: TestAccount = alice) => {
-      const res = await call('POST', '/envelopes', { as, body });
-      expect([res.status, res.json?.error?.code]).toEqual([status, code]);
-    };
-    await expectRefused({ envelope: good.envelope }, 'E_SIGNATURE');
-    await expectRefused({ ...good, signedBy: { statement: good.signedBy.statement } }, 'E_SIGNATURE');
-    await expectRefused(await dekBody(bob, alice, 'c-1', {}, bob), 'E_SIGNATURE'); // signed with another key
-    await expectRefused(good, 'E_SIGNATURE', 400, manager); // posted by someone other than the granter
-    const otherEnvelope = (await dekBody(bob, alice, 'c-1')).envelope;
-    await expectRefused({ ...good, envelope: otherEnvelope }, 'E_CONTEXT');
-    await expectRefused(await dekBody(bob, alice, 'c-1', { purpose: 'space-key' }), 'E_CONTEXT');
-    await expectRefused(await dekBody(uncertified, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
-    await expectRefused(await dekBody(inactive, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
-    await expectRefused(await dekBody(revoked, alice, 'c-1'), 'E_NOT_CERTIFIED', 409);
-    // naming a space the granter cannot write to
-    await expectRefused(await dekBody(bob, alice, 'c-1', { space: 'nowhere' }), 'E_FORBIDDEN', 403);
-    await expectRefused({ ...good, extra: true }, 'E_VALIDATION');
-    const huge = await call('POST', '/envelopes', { as: alice, raw: JSON.stringify({ ...good, pad: 'x'.repeat(KEYS_LIMITS.envelope) }) });
-    expect(huge.status).toBe(413);
-    expect(events.filter((e) => e.action === 'envelope.create')).toEqual([]);
-    expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toEqual([]);
-  });
-
-  it('accepts a DEK envelope naming a space from one of its editors', async () => {
-    const { call } = await setup();
-    const sk = await makeSpace(call, 'sp');
-    await call('POST', '/grants', { as: manager, body: await grantBody('sp', alice, 'editor', 1, manager, sk) });
-    await call('POST', '/grants', { as: manager, body: await grantBody('sp', bob, 'viewer', 1, manager, sk) });
-    expect((await call('POST', '/envelopes', { as: alice, body: await dekBody(bob, alice, 'c-9', { space: 'sp' }) })).status).toBe(200);
-    const byViewer = await call('POST', '/envelopes', { as: bob, body: await dekBody(alice, bob, 'c-9', { space: 'sp' }) });
-    expect([byViewer.status, byViewer.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
-    expect((await call('GET', '/envelopes?space=sp&purpose=dek', { as: bob })).json.envelopes).toHaveLength(1);
-  });
-});
+// Envelopes for one account (single contract shares): envelopes.test.ts.
 
 describe('keys service: audit', () => {
   it('changes nothing when the audit log is unavailable', async () => {
@@ -566,7 +434,8 @@ describe('keys service: audit', () => {
     const res = await call('POST', '/grants', { as: manager, body: await grantBody('sp', alice, 'viewer', 1, manager, sk) });
     expect([res.status, res.json.error.code]).toEqual([503, 'E_AUDIT_UNAVAILABLE']);
     expect((await call('GET', '/grants/mine?space=sp', { as: alice })).json.role).toBeNull();
-    const env = await call('POST', '/envelopes', { as: alice, body: await dekBody(bob, alice, 'c-1') });
+    // The manager writes in "sp" from its creation on; only the audit entry is missing.
+    const env = await call('POST', '/envelopes', { as: manager, body: await dekBody(bob, manager, 'c-1') });
     expect(env.status).toBe(503);
     expect((await call('GET', '/envelopes', { as: bob })).json.envelopes).toEqual([]);
   });

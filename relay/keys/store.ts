@@ -86,6 +86,13 @@ const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- single shares of one contract, listed for the space's writers
+      CREATE INDEX envelopes_by_contract ON envelopes(space, contract);
+    `,
+  },
 ];
 
 export interface VersionedRow {
@@ -200,6 +207,17 @@ export function openKeysStore(dataDir: string) {
          AND (@space IS NULL OR space = @space) AND (@contract IS NULL OR contract = @contract)
        ORDER BY created_at, id LIMIT ${LIST_LIMIT}`,
     ),
+    // A single share counts only while its granter may still write in the space (the client checks the same).
+    liveShare: db.prepare<[{ recipient: string; space: string; contract: string | null }], EnvelopeRow>(
+      `SELECT e.* FROM envelopes e JOIN members m ON m.space = e.space AND m.member = e.granter
+       WHERE e.recipient = @recipient AND e.purpose = 'dek' AND e.space = @space AND (@contract IS NULL OR e.contract = @contract)
+         AND m.role IN ('manager', 'editor', 'signer')
+       LIMIT 1`,
+    ),
+    contractShares: db.prepare<[string, string], EnvelopeRow>(
+      `SELECT * FROM envelopes WHERE purpose = 'dek' AND space = ? AND contract = ? ORDER BY created_at, id LIMIT ${LIST_LIMIT}`,
+    ),
+    deleteEnvelope: db.prepare<[string]>('DELETE FROM envelopes WHERE id = ?'),
     caKeyEnvelope: db.prepare<[string, string], CaKeyEnvelopeRow>('SELECT * FROM ca_key_envelopes WHERE recipient = ? AND ca = ?'),
     caKeyRecipients: db.prepare<[string], { recipient: string }>(`SELECT recipient FROM ca_key_envelopes WHERE ca = ? ORDER BY recipient LIMIT ${LIST_LIMIT}`),
     myCaKeyEnvelopes: db.prepare<[string], CaKeyEnvelopeRow>(`SELECT * FROM ca_key_envelopes WHERE recipient = ? ORDER BY created_at, ca LIMIT ${LIST_LIMIT}`),
@@ -258,6 +276,11 @@ export function openKeysStore(dataDir: string) {
       q.insertEnvelope.run(e.id, e.recipient, e.purpose, e.space, e.contract, e.envelope, e.statement, e.granter, now),
     myEnvelopes: (recipient: string, purpose: string | null, space: string | null, contract: string | null) => q.myEnvelopes.all({ recipient, purpose, space, contract }),
     mySpaceEnvelopes: (member: string, space: string | null, contract: string | null) => q.mySpaceEnvelopes.all({ member, space, contract }),
+    /** A DEK envelope to `recipient` in `space` (of `contract`, or of any contract) whose granter is still a writer there. */
+    liveShare: (recipient: string, space: string, contract: string | null) => q.liveShare.get({ recipient, space, contract }),
+    /** The DEK envelopes of one contract of a space, whoever holds them (at most LIST_LIMIT). */
+    contractShares: (space: string, contract: string) => q.contractShares.all(space, contract),
+    deleteEnvelope: (id: string): boolean => q.deleteEnvelope.run(id).changes > 0,
     caKeyEnvelope: (recipient: string, ca: string) => q.caKeyEnvelope.get(recipient, ca),
     myCaKeyEnvelopes: (recipient: string) => q.myCaKeyEnvelopes.all(recipient),
     caKeyRecipients: (ca: string) => q.caKeyRecipients.all(ca).map((r) => r.recipient),

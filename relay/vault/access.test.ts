@@ -131,8 +131,29 @@ describe('grants', () => {
     }
   });
 
+  it('lets the holder of a single share read that contract only, never write, list or read another, until the share is removed', async () => {
+    const alice = await fake.session('alice');
+    expect((await call(h.app, 'POST', '/contracts', { token: alice, json: { contract: 'contract-other', space: 'space-a' } })).status).toBe(201);
+    fake.share('space-a', C, 'erin', true);
+    const erin = await fake.session('erin');
+    for (const path of [`/contracts/${C}/files`, `/files/${F}/versions/1/manifest`, `/files/${F}/versions/1/blocks`, `/files/${F}/versions/1/blocks/0`]) {
+      expect((await call(h.app, 'GET', path, { token: erin })).status, path).toBe(200);
+    }
+    expect((await call(h.app, 'GET', `/contracts/${C}/records/dek/latest`, { token: erin })).status).toBe(404); // let through; there is no such record
+    for (const path of ['/contracts?space=space-a', '/contracts/contract-other/files', '/contracts/contract-other/records/dek/latest']) {
+      expect((await call(h.app, 'GET', path, { token: erin })).status, path).toBe(403);
+    }
+    expect((await putBlock(h.app, erin, F, 1, 0, file.blocks[0]!.bytes)).status).toBe(403);
+    expect((await call(h.app, 'PUT', `/contracts/${C}/records/fields/9`, { token: erin, json: {} })).status).toBe(403);
+    expect((await call(h.app, 'POST', `/contracts/${C}/files`, { token: erin, json: {} })).status).toBe(403);
+    fake.share('space-a', C, 'erin', false);
+    for (const path of [`/contracts/${C}/files`, `/files/${F}/versions/1/manifest`, `/files/${F}/versions/1/blocks/0`]) {
+      expect((await call(h.app, 'GET', path, { token: erin })).status, path).toBe(403);
+    }
+  });
+
   it('answers 503 when keys is down or talks nonsense, never letting the caller through', async () => {
-    for (const answer of [() => new Response('boom', { status: 500 }), () => Response.json({ space: 'space-a', role: 'owner' }), () => Response.json({ space: 'other', role: 'manager' }), () => new Response('not json')]) {
+    for (const answer of [() => new Response('boom', { status: 500 }), () => Response.json({ space: 'space-a', role: 'owner' }), () => Response.json({ space: 'other', role: 'manager' }), () => new Response('not json'), () => Response.json({ space: 'space-a', contract: 'another', role: 'viewer' })]) {
       const peers = new Hono();
       peers.get('/api/directory/key', (c) => fake.app.request(c.req.raw));
       peers.get('/api/keys/grants/mine', () => answer());

@@ -3,6 +3,10 @@
  * a contract asks the keys service, with the caller's own bearer token, which role the caller
  * holds in the contract's space. Nothing is cached across requests, so a revocation takes effect
  * on the very next request.
+ *
+ * Reads of one contract also name the contract: someone outside the space who holds a single
+ * share of it (a DEK envelope, relay/keys/envelopes.ts) is then a viewer of that contract only.
+ * Listing a space and every write name no contract, so a share never reaches them.
  */
 import type { Context } from 'hono';
 import type { Peers } from '../common/peers';
@@ -13,11 +17,12 @@ export const READ_ROLES: readonly SpaceRole[] = ['viewer', 'editor', 'signer', '
 export const WRITE_ROLES: readonly SpaceRole[] = ['editor', 'signer', 'manager'];
 export const CREATE_ROLES: readonly SpaceRole[] = ['editor', 'manager'];
 
-/** The caller's role in `space` according to keys, or null. */
-export async function roleInSpace(peers: Peers, c: Context, space: string): Promise<SpaceRole | null> {
+/** The caller's role in `space` (or, with `contract`, for that one contract) according to keys, or null. */
+export async function roleInSpace(peers: Peers, c: Context, space: string, contract?: string): Promise<SpaceRole | null> {
   const authorization = c.req.header('authorization');
   if (!authorization) throw new HttpError(401, 'E_UNAUTHORIZED', 'sign in first (missing or malformed bearer token)');
-  const res = await peers.fetch('keys', `/grants/mine?space=${encodeURIComponent(space)}`, { headers: { authorization } });
+  const query = new URLSearchParams({ space, ...(contract === undefined ? {} : { contract }) });
+  const res = await peers.fetch('keys', `/grants/mine?${query}`, { headers: { authorization } });
   if (res.status === 401) throw new HttpError(401, 'E_UNAUTHORIZED', 'session is invalid or expired; sign in again');
   if (res.status === 403 || res.status === 404) return null;
   if (!res.ok) throw new HttpError(503, 'E_PEER_UNAVAILABLE', `the keys service could not say who may access this space (HTTP ${res.status})`);
@@ -28,14 +33,19 @@ export async function roleInSpace(peers: Peers, c: Context, space: string): Prom
     throw new HttpError(503, 'E_PEER_UNAVAILABLE', 'the keys service gave an unreadable answer', { cause: e });
   }
   const parsed = GrantMineSchema.safeParse(body);
-  if (!parsed.success || parsed.data.space !== space) throw new HttpError(503, 'E_PEER_UNAVAILABLE', 'the keys service gave an unexpected answer');
+  // An answer without `contract` is a role in the whole space (a keys service that knows no shares).
+  const otherContract = parsed.success && parsed.data.contract !== undefined && parsed.data.contract !== contract;
+  if (!parsed.success || parsed.data.space !== space || otherContract) throw new HttpError(503, 'E_PEER_UNAVAILABLE', 'the keys service gave an unexpected answer');
   return parsed.data.role;
 }
 
-/** Refuses (403) unless the caller holds one of `allowed` in `space`; returns the role held. */
-export async function requireSpaceRole(peers: Peers, c: Context, space: string, allowed: readonly SpaceRole[], what: string): Promise<SpaceRole> {
-  const role = await roleInSpace(peers, c, space);
-  if (role === null) throw new HttpError(403, 'E_FORBIDDEN', `you hold no grant in this contract space`);
+/**
+ * Refuses (403) unless the caller holds one of `allowed` in `space` (or, given `contract`, for
+ * that contract: reads only); returns the role held.
+ */
+export async function requireSpaceRole(peers: Peers, c: Context, space: string, allowed: readonly SpaceRole[], what: string, contract?: string): Promise<SpaceRole> {
+  const role = await roleInSpace(peers, c, space, contract);
+  if (role === null) throw new HttpError(403, 'E_FORBIDDEN', contract === undefined ? 'you hold no grant in this contract space' : 'you hold no grant in this contract space, nor a share of this contract');
   if (!allowed.includes(role)) throw new HttpError(403, 'E_FORBIDDEN', `${what} needs one of the roles ${allowed.join(', ')} in this space; you are ${role}`);
   return role;
 }

@@ -6,7 +6,8 @@
  *
  * Every contract route asks keys for the caller's role in the contract's space with the caller's
  * own token (access.ts), on every request: viewer and up read, editor/signer/manager write,
- * editor/manager create contracts.
+ * editor/manager create contracts. Reads of one contract name it, so the holder of a single
+ * share of that contract reads it (and nothing else of the space) as a viewer.
  *
  * Records and manifests are stored only if signed by the caller (the statement's author or the
  * manifest's uploader) with the signing key the directory certifies for the caller (signers.ts):
@@ -200,14 +201,14 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   app.get('/contracts/:contract/records/:kind/latest', session, async (c) => {
     const p = readParams(c, RecordParams);
     const contract = contractOr404(p.contract);
-    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records');
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records', contract.id);
     return sendRecord(c, db.record(p.contract, p.kind, 'latest'));
   });
   api.add({ method: 'get', path: '/contracts/:contract/records/:kind/:version', summary: 'One sealed record version with its signed statement (viewer and up)', auth: 'session', response: StoredRecordSchema, errors: { 404: 'no such contract or record' } });
   app.get('/contracts/:contract/records/:kind/:version', session, async (c) => {
     const p = readParams(c, RecordVersionParams);
     const contract = contractOr404(p.contract);
-    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records');
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records', contract.id);
     return sendRecord(c, db.record(p.contract, p.kind, p.version));
   });
 
@@ -217,7 +218,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   app.get('/contracts/:contract/files', session, async (c) => {
     const p = readParams(c, ContractParams);
     const contract = contractOr404(p.contract);
-    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'listing files');
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'listing files', contract.id);
     return json(c, { contract: contract.id, files: db.filesOfContract(contract.id) });
   });
 
@@ -264,7 +265,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   app.get('/files/:file/versions/:version/manifest', session, async (c) => {
     const p = readParams(c, FileVersionParams);
     const fv = fileVersionOr404(p.file, p.version);
-    await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
+    await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files', fv.contract);
     return c.body(fv.manifest, 200, { 'content-type': 'application/json' });
   });
 
@@ -274,7 +275,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   app.get('/files/:file/versions/:version/blocks', session, async (c) => {
     const p = readParams(c, FileVersionParams);
     const fv = fileVersionOr404(p.file, p.version);
-    await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
+    await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files', fv.contract);
     const { present, missing } = await replicas.status(fv);
     return json(c, { file: fv.file, version: fv.version, state: fv.state, present, missing });
   });
@@ -345,7 +346,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     const fv = fileVersionOr404(p.file, p.version);
     const target = `file:${fv.file}/v${fv.version}/block:${p.index}`;
     try {
-      await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files');
+      await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files', fv.contract);
     } catch (e) {
       if (e instanceof HttpError && e.status === 403) {
         // The refusal stands even if the audit log cannot take the entry right now.

@@ -36,6 +36,9 @@ export interface FakePeers {
   directoryDown: boolean;
   session(account: string, extra?: { lifetime?: number; iat?: number }): Promise<string>;
   grant(space: string, account: string, role: SpaceRole | null): void;
+  /** "space/contract/account" of each single share keys knows of; edit with share() */
+  shares: Set<string>;
+  share(space: string, contract: string, account: string, held: boolean): void;
   /**
    * The signing key pair of `account`, registered in the directory (active and certified unless
    * `opts` says otherwise) on first use; later calls return the same pair and apply `opts`.
@@ -47,11 +50,13 @@ export async function createFakePeers(): Promise<FakePeers> {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   const grants = new Map<string, Map<string, SpaceRole>>();
+  const shares = new Set<string>();
   const signers = new Map<string, CryptoKeyPair>();
   const app = new Hono();
   const peers: FakePeers = {
     app,
     grants,
+    shares,
     keysCalls: 0,
     accounts: new Map(),
     directoryLookups: [],
@@ -65,6 +70,10 @@ export async function createFakePeers(): Promise<FakePeers> {
       if (role === null) members.delete(account);
       else members.set(account, role);
       grants.set(space, members);
+    },
+    share(space, contract, account, held) {
+      if (held) shares.add(`${space}/${contract}/${account}`);
+      else shares.delete(`${space}/${contract}/${account}`);
     },
     async signer(account, opts = {}) {
       let keys = signers.get(account);
@@ -107,7 +116,10 @@ export async function createFakePeers(): Promise<FakePeers> {
       return c.json({ error: { code: 'E_UNAUTHORIZED', message: 'bad session' } }, 401);
     }
     const space = c.req.query('space') ?? '';
-    return c.json({ space, role: grants.get(space)?.get(sub) ?? null });
+    const contract = c.req.query('contract');
+    const role = grants.get(space)?.get(sub) ?? null;
+    if (contract === undefined) return c.json({ space, role });
+    return c.json({ space, contract, role: role ?? (shares.has(`${space}/${contract}/${sub}`) ? 'viewer' : null) });
   });
   return peers;
 }

@@ -25,6 +25,10 @@ describe('the DEK wrapped under the space key', () => {
     expect(back.extractable).toBe(false);
     const msg = new Uint8Array([1, 2, 3]);
     expect(Buffer.from(await crypto.subtle.sign('HMAC', back, msg)).equals(createHmac('sha256', raw).update(msg).digest())).toBe(true);
+    // Extractable only when asked (to wrap it to one grantee at once), and then the same bytes.
+    const forSharing = await unwrapDek(sk.key, sealed, { contract: 'c-1', version: 3 }, { extractable: true });
+    expect(forSharing.extractable).toBe(true);
+    expect(new Uint8Array(await crypto.subtle.exportKey('raw', forSharing))).toEqual(raw);
   });
 
   it('refuses another contract, another space key version, another space key and a changed byte', async () => {

@@ -43,8 +43,12 @@ export async function wrapDek(spaceKey: CryptoKey, dek: CryptoKey, ctx: { contra
   return { v: 1, ...record, nonce: toBase64url(nonce), ct: toBase64url(new Uint8Array(wrapped)) };
 }
 
-/** Opens a wrapped DEK as a non-extractable key; E_CONTEXT for another contract or version, E_AUTH for a changed one. */
-export async function unwrapDek(spaceKey: CryptoKey, sealed: unknown, expected: { contract: string; version: number }): Promise<CryptoKey> {
+/**
+ * Opens a wrapped DEK; E_CONTEXT for another contract or version, E_AUTH for a changed one.
+ * Non-extractable unless `extractable` says the caller wraps it again at once (sharing the
+ * contract with one person), and then it is dropped.
+ */
+export async function unwrapDek(spaceKey: CryptoKey, sealed: unknown, expected: { contract: string; version: number }, options: { extractable?: boolean } = {}): Promise<CryptoKey> {
   if (typeof sealed !== 'object' || sealed === null) return fail('E_FORMAT', 'wrapped DEK must be an object');
   const r = sealed as Partial<SealedRecord>;
   if (r.v !== 1) fail('E_FORMAT', 'unsupported wrapped DEK version');
@@ -60,7 +64,7 @@ export async function unwrapDek(spaceKey: CryptoKey, sealed: unknown, expected: 
       spaceKey,
       { name: 'AES-GCM', iv: nonce, additionalData: recordAad({ kind: DEK_RECORD_KIND, ...expected }) },
       DEK_ALGORITHM,
-      false,
+      options.extractable ?? false,
       ['sign'],
     );
   } catch (e) {

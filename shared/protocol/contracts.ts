@@ -80,6 +80,10 @@ export interface OpenedContract {
   fields: ContractFields;
   fieldsVersion: number;
   writers: ReadonlyMap<string, CryptoKey>;
+  /** how the reader holds the DEK: through the space key (a member), or a single share (read only) */
+  via: 'space' | 'share';
+  /** for a share: the verified writer of the space who made it */
+  sharedBy: string | null;
 }
 
 /** Creates a contract in `space` with its fields; the DEK exists unwrapped only in memory. */
@@ -97,7 +101,7 @@ export async function createContract(transport: RelayTransport, me: UnlockedAcco
   await putSigned(transport, me, await sealRecord(await deriveRecordKey(dek), { kind: FIELDS_KIND, contract, version: 1 }, checked as unknown as Json));
   await recordAsAccount(transport, me, { action: 'contract.create', target: `contract:${contract}`, details: { space } });
   const writers = await verifiedWriters(transport, me, caCertificatePem, space);
-  return { contract, space, dek, fields: checked, fieldsVersion: 1, writers };
+  return { contract, space, dek, fields: checked, fieldsVersion: 1, writers, via: 'space', sharedBy: null };
 }
 
 /**
@@ -106,7 +110,66 @@ export async function createContract(transport: RelayTransport, me: UnlockedAcco
  */
 export type SpaceKeyCache = Map<string, Promise<CryptoKey>>;
 
-/** Opens a contract: the DEK from its signed, wrapped record, then the newest signed fields. */
+/**
+ * Where a reader's DEK comes from, given the space's verified writers: the space key for a
+ * member (dekFromSpaceKey), or a DEK envelope for the holder of a single share (sharing.ts).
+ */
+export interface DekSource {
+  via: OpenedContract['via'];
+  open(writers: ReadonlyMap<string, CryptoKey>): Promise<{ dek: CryptoKey; sharedBy: string | null }>;
+}
+
+/**
+ * The DEK from its record wrapped under SK, signed by one of `writers`. Non-extractable, unless
+ * `extractable` says it is wrapped again at once to one person (a share) and then dropped.
+ */
+export async function dekFromSpaceKey(
+  transport: RelayTransport,
+  me: UnlockedAccount,
+  caCertificatePem: string,
+  space: string,
+  contract: string,
+  writers: ReadonlyMap<string, CryptoKey>,
+  options: { extractable?: boolean; spaceKeys?: SpaceKeyCache } = {},
+): Promise<CryptoKey> {
+  const spaceKeys = options.spaceKeys ?? new Map();
+  const wrapped = await fetchSigned(transport, me, writers, contract, DEK_KIND, 'latest');
+  const cacheKey = `${space}/${wrapped.version}`;
+  let sk = spaceKeys.get(cacheKey);
+  if (!sk) {
+    sk = openSpaceKey(transport, me, caCertificatePem, space, { keyVersion: wrapped.version }).then((k) => k.key);
+    // A refusal is not remembered: the next contract tries again and reports its own error.
+    sk.catch(() => spaceKeys.delete(cacheKey));
+    spaceKeys.set(cacheKey, sk);
+  }
+  return unwrapDek(await sk, wrapped, { contract, version: wrapped.version }, { extractable: options.extractable ?? false });
+}
+
+/**
+ * Opens a contract with the DEK `source` gives, then its newest signed fields: written by one
+ * of the space's verified writers, for this contract, and never older than a version seen.
+ */
+export async function openContractWith(
+  transport: RelayTransport,
+  me: UnlockedAccount,
+  caCertificatePem: string,
+  space: string,
+  contract: string,
+  memory: VersionMemory,
+  source: DekSource,
+  writers?: ReadonlyMap<string, CryptoKey>,
+): Promise<OpenedContract> {
+  const allowed = writers ?? (await verifiedWriters(transport, me, caCertificatePem, space));
+  const { dek, sharedBy } = await source.open(allowed);
+  const sealed = await fetchSigned(transport, me, allowed, contract, FIELDS_KIND, 'latest');
+  memory.check(`${contract}/${FIELDS_KIND}`, sealed.version);
+  const value = await openRecord(await deriveRecordKey(dek), sealed, { kind: FIELDS_KIND, contract, version: sealed.version });
+  const fields = ContractFieldsSchema.safeParse(value);
+  if (!fields.success) fail('E_FORMAT', "the contract's fields are not in the expected shape");
+  return { contract, space, dek, fields: fields.data, fieldsVersion: sealed.version, writers: allowed, via: source.via, sharedBy };
+}
+
+/** Opens a contract of a space the caller is a member of: the DEK from its signed record wrapped under SK. */
 export async function openContract(
   transport: RelayTransport,
   me: UnlockedAccount,
@@ -117,23 +180,8 @@ export async function openContract(
   writers?: ReadonlyMap<string, CryptoKey>,
   spaceKeys: SpaceKeyCache = new Map(),
 ): Promise<OpenedContract> {
-  const allowed = writers ?? (await verifiedWriters(transport, me, caCertificatePem, space));
-  const wrapped = await fetchSigned(transport, me, allowed, contract, DEK_KIND, 'latest');
-  const cacheKey = `${space}/${wrapped.version}`;
-  let sk = spaceKeys.get(cacheKey);
-  if (!sk) {
-    sk = openSpaceKey(transport, me, caCertificatePem, space, { keyVersion: wrapped.version }).then((k) => k.key);
-    // A refusal is not remembered: the next contract tries again and reports its own error.
-    sk.catch(() => spaceKeys.delete(cacheKey));
-    spaceKeys.set(cacheKey, sk);
-  }
-  const dek = await unwrapDek(await sk, wrapped, { contract, version: wrapped.version });
-  const sealed = await fetchSigned(transport, me, allowed, contract, FIELDS_KIND, 'latest');
-  memory.check(`${contract}/${FIELDS_KIND}`, sealed.version);
-  const value = await openRecord(await deriveRecordKey(dek), sealed, { kind: FIELDS_KIND, contract, version: sealed.version });
-  const fields = ContractFieldsSchema.safeParse(value);
-  if (!fields.success) fail('E_FORMAT', "the contract's fields are not in the expected shape");
-  return { contract, space, dek, fields: fields.data, fieldsVersion: sealed.version, writers: allowed };
+  const source: DekSource = { via: 'space', open: async (allowed) => ({ dek: await dekFromSpaceKey(transport, me, caCertificatePem, space, contract, allowed, { spaceKeys }), sharedBy: null }) };
+  return openContractWith(transport, me, caCertificatePem, space, contract, memory, source, writers);
 }
 
 /** Stores edited fields as the next version; the old versions stay. */

@@ -161,8 +161,13 @@ export const GrantsListSchema = z.strictObject({
   ),
 });
 
-/** GET /grants/mine (docs/relay-api.md): the caller's role in the space, or null. */
-export const MyGrantSchema = z.strictObject({ space: Id, role: GrantRoleSchema.nullable() });
+/**
+ * GET /grants/mine?space=[&contract=] (docs/relay-api.md): the caller's role in the space, or
+ * null. Asked about one contract, a caller who is no member but holds a live single share of it
+ * (shared/protocol/sharing.ts) is answered "viewer", and the answer names the contract.
+ */
+export const MyGrantQuerySchema = z.strictObject({ space: Id, contract: Id.optional() });
+export const MyGrantSchema = z.strictObject({ space: Id, contract: Id.optional(), role: GrantRoleSchema.nullable() });
 
 /**
  * GET /spaces (docs/relay-api.md): the spaces the caller is a member of, each with the caller's own
@@ -188,6 +193,16 @@ export const CreateEnvelopeSchema = z.strictObject({ envelope: EnvelopeSchema, s
 export type CreateEnvelope = z.infer<typeof CreateEnvelopeSchema>;
 export const CreateEnvelopeResultSchema = z.strictObject({ id: Sha256B64u });
 
+export const DEK_PURPOSE = 'dek';
+
+/**
+ * The context of a contract's DEK wrapped to one account (a single share): exactly
+ * {purpose: "dek", recipient, contract, space}. The OAEP label binds all four, so an envelope
+ * cannot be moved to another contract, space or person.
+ */
+export const DekEnvelopeContextSchema = z.strictObject({ purpose: z.literal(DEK_PURPOSE), recipient: Id, contract: Id, space: Id });
+export type DekEnvelopeContext = z.infer<typeof DekEnvelopeContextSchema>;
+
 export const EnvelopesQuerySchema = z.strictObject({
   purpose: z.enum(['dek', 'space-key']).optional(),
   space: Id.optional(),
@@ -210,6 +225,23 @@ export const EnvelopeListSchema = z.strictObject({
     }),
   ),
 });
+
+/** GET /envelopes/shares?space=&contract= (writers of the space): who holds a single share of a contract. */
+export const SharesQuerySchema = z.strictObject({ space: Id, contract: Id });
+export const ContractShareSchema = z.strictObject({
+  id: Sha256B64u,
+  recipient: Id,
+  granter: Id,
+  /** milliseconds since the epoch, relay clock */
+  createdAt: PositiveInt,
+  /** the granter's signed statement; the wrapped key itself is served to its recipient only */
+  signedBy: SignedEnvelopeStatementSchema,
+});
+export const ContractSharesSchema = z.strictObject({ space: Id, contract: Id, shares: z.array(ContractShareSchema) });
+
+/** DELETE /envelopes/:id (the granter, or the manager of the envelope's space). */
+export const EnvelopeIdParamSchema = z.strictObject({ id: Sha256B64u });
+export const DeleteEnvelopeResultSchema = z.strictObject({ id: Sha256B64u, recipient: Id, contract: Id.nullable(), space: Id.nullable() });
 
 // ---- enterprise CA private key envelopes (security administrators only) -------------------
 

@@ -200,5 +200,5 @@ export const ContractListSchema = z.strictObject({
   ),
 });
 
-/** What the keys service answers to GET /grants/mine?space= (docs/relay-api.md). */
-export const GrantMineSchema = z.object({ space: Id, role: SpaceRole.nullable() });
+/** What the keys service answers to GET /grants/mine?space=[&contract=] (docs/relay-api.md). */
+export const GrantMineSchema = z.object({ space: Id, contract: Id.optional(), role: SpaceRole.nullable() });
