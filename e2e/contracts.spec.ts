@@ -3,8 +3,10 @@
  * certified colleague (an uncertified one is refused in words), creates a contract with fields, a
  * 30 MiB PDF, a 9 MB annex and two small files uploaded with progress, views the PDF decrypted in
  * the browser and downloads the annex byte for byte; the colleague finds the contract by a
- * counterparty, views the PDF and downloads it byte for byte; an employee of another space can
- * neither list nor fetch any of it; after revocation the colleague cannot open it any more.
+ * counterparty, views the PDF and downloads it byte for byte, and on a second visit searches it
+ * in Chinese and by amount from the local index without fetching its records, while IndexedDB
+ * holds none of its plaintext; an employee of another space can neither list nor fetch any of
+ * it; after revocation the colleague cannot open it any more.
  * Runs after accounts.spec.ts, whose administrators (sys, sec) set the employees up here through
  * the browser's own protocol code in Node.
  */
@@ -191,6 +193,50 @@ test('a space manager shares a contract with a PDF and an annex; a colleague fin
     await download.saveAs(saved);
     expect(Buffer.compare(readFileSync(saved), pdf)).toBe(0);
   });
+
+  await test.step('Alice searches in Chinese and by amount from the local index; IndexedDB holds no plaintext of it', async () => {
+    // The space page already indexed the contract on the previous visit: it is shown again without fetching its records.
+    const recordFetches: string[] = [];
+    alice.on('request', (r) => {
+      if (/\/api\/vault\/contracts\/[^/?]+\/records\//.test(r.url())) recordFetches.push(r.url());
+    });
+    await alice.getByRole('navigation').getByRole('link', { name: 'Contracts' }).click();
+    await alice.getByTestId('space-row').first().getByRole('link').click();
+    await expect(alice.getByTestId('contract-row')).toContainText('Supply agreement');
+    await expect(alice.getByTestId('contract-count')).toHaveText('1 of 1 contracts');
+    expect(recordFetches).toEqual([]);
+    for (const [query, count] of [['北京', 1], ['某某公司', 1], ['供货 acme', 1], ['125,000.50', 1], ['cny signed', 1], ['上海', 0], ['acme 上海', 0], ['supplier', 0]] as const) {
+      await alice.getByTestId('contract-filter').fill(query);
+      await expect(alice.getByTestId('contract-row'), query).toHaveCount(count);
+      await expect(alice.getByTestId('contract-count'), query).toHaveText(`${count} of 1 contracts`);
+    }
+    const dump = await alice.evaluate(async () => {
+      const request = <T,>(r: IDBRequest<T>) => new Promise<T>((resolve, reject) => {
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      // Bytes as Latin-1 and as UTF-8, so a plaintext in either spelling would show.
+      const bytes = (b: Uint8Array) => `${Array.from(b, (x) => String.fromCharCode(x)).join('')} ${new TextDecoder().decode(b)}`;
+      const out: { db: string; store: string; records: number; text: string }[] = [];
+      for (const info of await indexedDB.databases()) {
+        const db = await request(indexedDB.open(info.name!));
+        for (const store of Array.from(db.objectStoreNames)) {
+          const values = await request(db.transaction(store).objectStore(store).getAll());
+          const text = JSON.stringify(values, (_k, v: unknown) => (v instanceof Uint8Array ? bytes(v) : v instanceof ArrayBuffer ? bytes(new Uint8Array(v)) : v));
+          out.push({ db: info.name!, store, records: values.length, text });
+        }
+        db.close();
+      }
+      return out;
+    });
+    const entries = dump.filter((d) => d.db.startsWith('sealvault-index-') && d.store === 'entries');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.records).toBe(1);
+    const all = dump.map((d) => d.text).join('\n');
+    expect(all).toContain('"ct"');
+    for (const marker of ['Supply agreement', '供货合同', 'Acme', '北京某某公司', '北京', '125000.50', 'supply', 'acme']) expect(all, marker).not.toContain(marker);
+  });
+
 
   const contract = contractPath.split('/')[3]!;
   const refusal = (p: Promise<unknown>) => p.then(() => 'answered', (e: { code?: string }) => e.code);

@@ -64,6 +64,16 @@ afterAll(async () => {
 const ENTERPRISE = '示例科技 Example Tech';
 const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, session?: string) => transport.request(method, path, body, session) as Promise<any>;
 
+/** True when `b` opens what `a` sealed: the same non-extractable AES-GCM key, compared without exporting it. */
+async function sameKey(a: CryptoKey, b: CryptoKey): Promise<boolean> {
+  const iv = new Uint8Array(12);
+  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, a, new Uint8Array(1));
+  return crypto.subtle.decrypt({ name: 'AES-GCM', iv }, b, ct).then(
+    () => true,
+    () => false,
+  );
+}
+
 describe('enterprise accounts with the browser protocol, over HTTPS', () => {
   let sys: RegisteredAccount;
   let sec: RegisteredAccount;
@@ -225,6 +235,11 @@ describe('enterprise accounts with the browser protocol, over HTTPS', () => {
     expect(await relayCode(unlockAccount({ transport, username: 'zhang', password: 'zhang contract vault 合同 4', deriveP }))).toBe('E_LOGIN_FAILED');
     const again = await unlockAccount({ transport, username: 'zhang', password: 'a brand new passphrase 6', deriveP });
     expect(again.signing.keyId).toBe(zhang.signing.keyId);
+    // The local search index key: one key from registration through every sign-in, a new one with a new password.
+    expect(other.localIndexKey.extractable).toBe(false);
+    expect(await sameKey(zhang.localIndexKey, other.localIndexKey)).toBe(true);
+    expect(await sameKey(changed.localIndexKey, again.localIndexKey)).toBe(true);
+    expect(await sameKey(other.localIndexKey, again.localIndexKey)).toBe(false);
 
     // Forgotten password: the recovery code from registration still opens the same keys.
     expect(await relayCode(recoverAccount({ transport, username: 'zhang', recoveryCode: '0000-0000-0000-0000-0000-0000-0000-0001', newPassword: 'recovered passphrase 7 ok', deriveP }))).toBe('E_RECOVERY_FAILED');
@@ -233,6 +248,7 @@ describe('enterprise accounts with the browser protocol, over HTTPS', () => {
     expect(recovered.escrowVersion).toBe(3);
     const afterRecovery = await unlockAccount({ transport, username: 'zhang', password: 'recovered passphrase 7 ok', deriveP });
     expect(afterRecovery.account).toBe(zhang.account);
+    expect(await sameKey(recovered.localIndexKey, afterRecovery.localIndexKey)).toBe(true);
   });
 
   it('disabling (requested by the system administrator, approved by the security administrator) stops unlocking and certification', async () => {

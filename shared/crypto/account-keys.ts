@@ -3,6 +3,7 @@
  *   opaque input      = HKDF(P, "sealvault/v1/opaque")        -> OPAQUE password, so the directory never sees P
  *   escrow-auth seed  = HKDF(P, "sealvault/v1/escrow-auth")   -> Ed25519 key that proves knowledge of P to escrow
  *   KEK               = HKDF(P || E, salt "sealvault/v1/kek", info account id) -> AES-256-GCM, non-extractable
+ *   local index key   = HKDF(P || E, salt "sealvault/v1/local-index", info account id) -> AES-256-GCM, non-extractable
  */
 import { abytes, astring, concatBytes, utf8 } from './bytes';
 import { fromBase64url, toBase64url } from './encoding';
@@ -30,6 +31,29 @@ export async function deriveKek(passwordHalf: Uint8Array, escrowShare: Uint8Arra
       { name: 'AES-GCM', length: 256 },
       false,
       ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+    );
+  } finally {
+    ikm.fill(0);
+  }
+}
+
+/**
+ * The key of this browser's encrypted search index (docs/FORMATS.md, local search index). Made
+ * from both halves like the KEK, so neither the relay nor escrow (which holds E) can derive it,
+ * and a thief of the browser profile needs the password too. It changes with the password (P
+ * changes, E stays): the index is a cache, and a client rebuilds it rather than migrating it.
+ * Only encrypt and decrypt: it never wraps keys and never leaves WebCrypto.
+ */
+export async function deriveLocalIndexKey(passwordHalf: Uint8Array, escrowShare: Uint8Array, accountId: string): Promise<CryptoKey> {
+  const ikm = kekInput(passwordHalf, escrowShare);
+  try {
+    const base = await crypto.subtle.importKey('raw', ikm, 'HKDF', false, ['deriveKey']);
+    return await crypto.subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: utf8(LABELS.localIndex), info: utf8(checkId('accountId', accountId)) },
+      base,
+      { name: 'AES-GCM', length: 256 },
+      false,
+      ['encrypt', 'decrypt'],
     );
   } finally {
     ikm.fill(0);

@@ -2,7 +2,7 @@ import { argon2id as nobleArgon2id } from '@noble/hashes/argon2.js';
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import vectors from '../vectors/kek.json';
-import { dangerouslyDeriveKekBytes, deriveEscrowAuthKey, deriveKek, deriveOpaqueInput } from './account-keys';
+import { dangerouslyDeriveKekBytes, deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveOpaqueInput } from './account-keys';
 import { derivePasswordHalf, DEFAULT_ARGON2_PARAMS } from './argon2';
 import { fromHex, toHex } from './encoding';
 
@@ -60,6 +60,21 @@ describe('keys derived from the password half', () => {
     const sig = new Uint8Array(await crypto.subtle.sign('Ed25519', privateKey, msg));
     const { verify } = await import('node:crypto');
     expect(verify(null, msg, createPublicKey(nodeKey), sig)).toBe(true);
+  });
+  it('the local index key is HKDF(P || E, salt "sealvault/v1/local-index", info account), non-extractable, apart from the KEK', async () => {
+    const v = vectors[0]!;
+    const e = fromHex(v.escrow_share_hex);
+    const expected = Buffer.from(hkdfSync('sha256', Buffer.concat([p, e]), 'sealvault/v1/local-index', v.account_id, 32));
+    expect(expected.toString('hex')).not.toBe(v.kek_hex);
+    const key = await deriveLocalIndexKey(p, e, v.account_id);
+    expect(key.extractable).toBe(false);
+    expect(key.usages.toSorted()).toEqual(['decrypt', 'encrypt']);
+    const iv = new Uint8Array(12).fill(3);
+    const probe = new TextEncoder().encode('index probe');
+    const ours = Buffer.from(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, probe));
+    const c = createCipheriv('aes-256-gcm', expected, iv);
+    expect(ours.equals(Buffer.concat([c.update(probe), c.final(), c.getAuthTag()]))).toBe(true);
+    await expect(deriveLocalIndexKey(p, new Uint8Array(32), v.account_id)).rejects.toThrow(/E_KEY_WEAK/);
   });
   it('refuses an all-zero escrow share and wrong-size halves', async () => {
     await expect(deriveKek(p, new Uint8Array(32), 'acct')).rejects.toThrow(/E_KEY_WEAK/);

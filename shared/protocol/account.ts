@@ -9,7 +9,7 @@
  * before use. Private keys end up as non-extractable CryptoKeys held in memory only.
  */
 import { z } from 'zod';
-import { deriveEscrowAuthKey, deriveKek, randomEscrowShare } from '../crypto/account-keys';
+import { deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, randomEscrowShare } from '../crypto/account-keys';
 import { checkArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../crypto/argon2';
 import { fromBase64url, toBase64url } from '../crypto/encoding';
 import { fail } from '../crypto/errors';
@@ -40,6 +40,12 @@ export interface UnlockedAccount {
   escrowVersion: number;
   envelope: { publicKey: CryptoKey; privateKey: CryptoKey; spki: Uint8Array; keyId: string };
   signing: { publicKey: CryptoKey; privateKey: CryptoKey; spki: Uint8Array; keyId: string };
+  /**
+   * Non-extractable AES-GCM key of this browser's encrypted search index, from P and E like the
+   * KEK (shared/crypto/account-keys.ts deriveLocalIndexKey). Made at unlock because P and E are
+   * held only for a moment; dropped with the rest of the account at sign-out.
+   */
+  localIndexKey: CryptoKey;
 }
 
 export function parseAnswer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
@@ -142,6 +148,7 @@ export async function registerAccount(input: RegisterInput): Promise<RegisteredA
 
     step('wrap-keys');
     const kek = await deriveKek(p, share, account);
+    const localIndexKey = await deriveLocalIndexKey(p, share, account);
     const kdf = { ...params, salt: toBase64url(salt) };
     const signingKeyId = await publicKeyId(signing.publicKey);
     const envelopeKeyId = await publicKeyId(envelope.publicKey);
@@ -171,6 +178,7 @@ export async function registerAccount(input: RegisterInput): Promise<RegisteredA
       escrowVersion: 1,
       envelope: { publicKey: envelope.publicKey, privateKey: await lockDown(envelope.privateKey, { name: 'RSA-OAEP', hash: 'SHA-256' }, ['unwrapKey', 'decrypt']), spki: envelopeSpki, keyId: envelopeKeyId },
       signing: { publicKey: signing.publicKey, privateKey: await lockDown(signing.privateKey, { name: 'ECDSA', namedCurve: 'P-256' }, ['sign']), spki: signingSpki, keyId: signingKeyId },
+      localIndexKey,
       recoveryCode,
     };
     step('done');
@@ -241,6 +249,7 @@ export async function unlockAccount(input: UnlockInput, keep?: (m: UnlockMateria
     const released = parseAnswer(ReleaseResponseSchema, await transport.request('POST', '/api/escrow/release', proof), 'escrow release');
     share = fromBase64url(released.share);
     const kek = await deriveKek(p, share, account);
+    const localIndexKey = await deriveLocalIndexKey(p, share, account);
 
     step('keys');
     const [stored, publicKeys] = await Promise.all([
@@ -279,6 +288,7 @@ export async function unlockAccount(input: UnlockInput, keep?: (m: UnlockMateria
       escrowVersion: released.version,
       envelope: { publicKey: envelopePublic, privateKey: envelopePrivate, spki: envelopeSpki, keyId: envelopeKeyId },
       signing: { publicKey: signingPublic, privateKey: signingPrivate, spki: signingSpki, keyId: signingKeyId },
+      localIndexKey,
     };
   } finally {
     p.fill(0);

@@ -12,7 +12,7 @@
  * recovery code does (docs/FORMATS.md section 12). That last step is retried.
  */
 import { client, ready } from '@serenity-kit/opaque';
-import { deriveEscrowAuthKey, deriveKek, deriveOpaqueInput } from '../crypto/account-keys';
+import { deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveOpaqueInput } from '../crypto/account-keys';
 import { checkArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../crypto/argon2';
 import { toBase64url } from '../crypto/encoding';
 import { wrapPrivateKey, type WrapContext } from '../crypto/private-keys';
@@ -44,8 +44,17 @@ export interface NewPasswordMaterial {
   onStep: (step: PasswordStep) => void;
 }
 
+/** What a password change or recovery leaves: the new session and what the new P derives. */
+export interface NewPasswordResult {
+  session: string;
+  expiresAt: number;
+  escrowVersion: number;
+  /** from the new P: the old search index no longer opens and is rebuilt (a cache) */
+  localIndexKey: CryptoKey;
+}
+
 /** Steps 2 to 4 of a password change or a recovery: new P, new wrapping, new escrow version, new OPAQUE record. */
-export async function setNewPassword(m: NewPasswordMaterial): Promise<{ session: string; expiresAt: number; escrowVersion: number }> {
+export async function setNewPassword(m: NewPasswordMaterial): Promise<NewPasswordResult> {
   const { transport, account } = m;
   const params = checkArgon2Params(m.params ?? DEFAULT_ARGON2_PARAMS);
   const salt = newSalt();
@@ -76,19 +85,21 @@ export async function setNewPassword(m: NewPasswordMaterial): Promise<{ session:
       const { registrationRecord } = client.finishRegistration({ password, registrationResponse: started.registrationResponse, clientRegistrationState, keyStretching: OPAQUE_KEY_STRETCHING });
       return parseAnswer(SessionResponse, await transport.request('POST', '/api/directory/password/finish', { registrationRecord, kdf }, m.session), 'password/finish');
     });
-    return { session: answer.session, expiresAt: answer.expiresAt, escrowVersion };
+    const localIndexKey = await deriveLocalIndexKey(p, m.escrowShare, account);
+    return { session: answer.session, expiresAt: answer.expiresAt, escrowVersion, localIndexKey };
   } finally {
     p.fill(0);
   }
 }
 
 /** The unlocked account after a change: the same key pairs, held non-extractable again, and the new session. */
-export async function relockedAccount(base: UnlockedAccount, envelopePrivate: CryptoKey, signingPrivate: CryptoKey, next: { session: string; expiresAt: number; escrowVersion: number }): Promise<UnlockedAccount> {
+export async function relockedAccount(base: Omit<UnlockedAccount, 'localIndexKey'>, envelopePrivate: CryptoKey, signingPrivate: CryptoKey, next: NewPasswordResult): Promise<UnlockedAccount> {
   return {
     ...base,
     session: next.session,
     sessionExpiresAt: next.expiresAt,
     escrowVersion: next.escrowVersion,
+    localIndexKey: next.localIndexKey,
     envelope: { ...base.envelope, privateKey: await lockDown(envelopePrivate, { name: 'RSA-OAEP', hash: 'SHA-256' }, ['unwrapKey', 'decrypt']) },
     signing: { ...base.signing, privateKey: await lockDown(signingPrivate, { name: 'ECDSA', namedCurve: 'P-256' }, ['sign']) },
   };

@@ -99,7 +99,7 @@ export async function recoverAccount(input: RecoverInput): Promise<UnlockedAccou
       onStep: (s) => step(s as RecoveryStep),
     });
     contents.escrowShare.fill(0);
-    const base: UnlockedAccount = {
+    const base: Omit<UnlockedAccount, 'localIndexKey'> = {
       account,
       username,
       roles: session.roles,

@@ -1,7 +1,7 @@
 /**
  * A contract's fields between the sealed record (ContractFields) and the forms and lists that
- * show them: the form's draft, the in-memory filter text (a stand-in for the encrypted search
- * index), sorting, and the file names kept in `extra` under `file:<fileId>`.
+ * show them: the form's draft, sorting, and the file names kept in `extra` under `file:<fileId>`.
+ * Search lives in search-tokens.ts and search-index.ts.
  */
 import { CONTRACT_STATUSES, ContractFieldsSchema, type ContractFields, type ContractStatus } from '$shared/schemas/contract';
 import { FileMetaSchema, type FileMeta } from './schemas';
@@ -110,32 +110,6 @@ export function withFiles(fields: ContractFields, files: { id: string; file: Fil
 export function randomFileId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return `f-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
-
-/** Everything a person might type to find a contract, lower-cased. */
-export function searchText(fields: ContractFields): string {
-  const files = [...fileMetas(fields).values()].map((m) => m?.name ?? '');
-  return [
-    fields.title,
-    ...fields.counterparties,
-    fields.status,
-    fields.amount ? `${fields.amount.value} ${fields.amount.currency}` : '',
-    fields.dates.signed ?? '',
-    fields.dates.effective ?? '',
-    fields.dates.expires ?? '',
-    ...userExtra(fields).flat(),
-    ...files,
-  ]
-    .join('\n')
-    .toLocaleLowerCase();
-}
-
-/** True when every word of `query` occurs in the fields. */
-export function matches(fields: ContractFields, query: string): boolean {
-  const words = query.toLocaleLowerCase().split(/\s+/).filter(Boolean);
-  if (words.length === 0) return true;
-  const text = searchText(fields);
-  return words.every((w) => text.includes(w));
 }
 
 export const statusOrder = (s: ContractStatus) => CONTRACT_STATUSES.indexOf(s);
