@@ -88,11 +88,47 @@ const MIGRATIONS: readonly Migration[] = [
     version: 2,
     sql: `ALTER TABLE records ADD COLUMN statement TEXT;`,
   },
+  {
+    // Deleting a contract takes two people (DESIGN.md section 1): one writer asks, another
+    // writer or the manager decides. What is deleted leaves a tombstone: who asked, who agreed.
+    version: 3,
+    sql: `
+      ALTER TABLE contracts ADD COLUMN deleted_at INTEGER;
+      CREATE TABLE deletion_requests (
+        contract TEXT PRIMARY KEY REFERENCES contracts (id),
+        requested_by TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        record_version INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'rejected', 'approved')),
+        decided_by TEXT,
+        decided_at INTEGER,
+        CHECK ((state = 'pending') = (decided_by IS NULL)),
+        CHECK (decided_by IS NULL OR decided_by <> requested_by)
+      ) STRICT;
+    `,
+  },
 ];
+
+export interface DeletionRequestRow {
+  requestedBy: string;
+  requestedAt: number;
+  recordVersion: number;
+  state: 'pending' | 'rejected' | 'approved';
+  decidedBy: string | null;
+  decidedAt: number | null;
+}
+
+export type DeletionDecision =
+  | { outcome: 'not-pending' }
+  | { outcome: 'same-person' }
+  | { outcome: 'rejected' }
+  | { outcome: 'approved'; blobs: { store: number; blob: string }[]; files: number; records: number };
 
 export interface ContractRow {
   id: string;
   space: string;
+  /** set once the contract's deletion was approved: its records and blocks are gone */
+  deletedAt: number | null;
 }
 
 export interface FileVersionRow {
@@ -177,7 +213,7 @@ export class VaultDb {
   // -- contracts ------------------------------------------------------------------------------
 
   contract(id: string): ContractRow | undefined {
-    return this.q('SELECT id, space FROM contracts WHERE id = ?').get(id) as ContractRow | undefined;
+    return this.q('SELECT id, space, deleted_at AS deletedAt FROM contracts WHERE id = ?').get(id) as ContractRow | undefined;
   }
 
   /** Creates the contract, or returns the existing row (whatever its space). */
@@ -187,7 +223,7 @@ export class VaultDb {
   }
 
   contractsInSpace(space: string): { contract: string; records: { kind: string; versions: number[] }[]; files: string[] }[] {
-    const contracts = this.q('SELECT id FROM contracts WHERE space = ? ORDER BY id').all(space) as { id: string }[];
+    const contracts = this.q('SELECT id FROM contracts WHERE space = ? AND deleted_at IS NULL ORDER BY id').all(space) as { id: string }[];
     const records = this.q('SELECT kind, version FROM records WHERE contract = ? ORDER BY kind, version');
     const files = this.q('SELECT id FROM files WHERE contract = ? ORDER BY id');
     return contracts.map(({ id }) => {
@@ -203,6 +239,57 @@ export class VaultDb {
         files: (files.all(id) as { id: string }[]).map((f) => f.id),
       };
     });
+  }
+
+  // -- deletion -------------------------------------------------------------------------------
+
+  deletionRequest(contract: string): DeletionRequestRow | undefined {
+    return this
+      .q(
+        `SELECT requested_by AS requestedBy, requested_at AS requestedAt, record_version AS recordVersion, state,
+                decided_by AS decidedBy, decided_at AS decidedAt
+           FROM deletion_requests WHERE contract = ?`,
+      )
+      .get(contract) as DeletionRequestRow | undefined;
+  }
+
+  /** Files a request; false when one is already pending (a rejected one is replaced). */
+  requestDeletion(contract: string, account: string, recordVersion: number): boolean {
+    return this.db.transaction((): boolean => {
+      if (this.deletionRequest(contract)?.state === 'pending') return false;
+      this
+        .q(
+          `INSERT OR REPLACE INTO deletion_requests (contract, requested_by, requested_at, record_version, state, decided_by, decided_at)
+           VALUES (?, ?, ?, ?, 'pending', NULL, NULL)`,
+        )
+        .run(contract, account, Date.now(), recordVersion);
+      return true;
+    }).immediate();
+  }
+
+  /**
+   * Decides the pending request. Approval removes every record, file version, block plan and
+   * replica row of the contract in one transaction and returns the blobs for the caller to
+   * remove from the stores; the contract row stays as a tombstone.
+   */
+  decideDeletion(contract: string, decider: string, approve: boolean): DeletionDecision {
+    return this.db.transaction((): DeletionDecision => {
+      const request = this.deletionRequest(contract);
+      if (request?.state !== 'pending') return { outcome: 'not-pending' };
+      if (request.requestedBy === decider) return { outcome: 'same-person' };
+      const now = Date.now();
+      this.q('UPDATE deletion_requests SET state = ?, decided_by = ?, decided_at = ? WHERE contract = ?').run(approve ? 'approved' : 'rejected', decider, now, contract);
+      if (!approve) return { outcome: 'rejected' };
+      const inContract = 'SELECT id FROM files WHERE contract = ?';
+      const blobs = this.q(`SELECT store, blob FROM replicas WHERE file IN (${inContract})`).all(contract) as { store: number; blob: string }[];
+      this.q(`DELETE FROM replicas WHERE file IN (${inContract})`).run(contract);
+      this.q(`DELETE FROM blocks WHERE file IN (${inContract})`).run(contract);
+      this.q(`DELETE FROM file_versions WHERE file IN (${inContract})`).run(contract);
+      const files = this.q('DELETE FROM files WHERE contract = ?').run(contract).changes;
+      const records = this.q('DELETE FROM records WHERE contract = ?').run(contract).changes;
+      this.q('UPDATE contracts SET deleted_at = ? WHERE id = ?').run(now, contract);
+      return { outcome: 'approved', blobs, files, records };
+    }).immediate();
   }
 
   // -- records --------------------------------------------------------------------------------
@@ -237,6 +324,11 @@ export class VaultDb {
     return version === 'latest'
       ? (this.q('SELECT body, statement FROM records WHERE contract = ? AND kind = ? ORDER BY version DESC LIMIT 1').get(contract, kind) as RecordRow | undefined)
       : (this.q('SELECT body, statement FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as RecordRow | undefined);
+  }
+
+  /** Who stored a record version (the author whose signed statement the vault checked), or undefined. */
+  recordAuthor(contract: string, kind: string, version: number): string | undefined {
+    return (this.q('SELECT stored_by AS author FROM records WHERE contract = ? AND kind = ? AND version = ?').get(contract, kind, version) as { author: string } | undefined)?.author;
   }
 
   // -- files ----------------------------------------------------------------------------------

@@ -36,6 +36,10 @@ import {
   ContractSchema,
   CreateContractSchema,
   CreateFileSchema,
+  DELETION_RECORD_KIND,
+  DeletionDecisionBodySchema,
+  DeletionRequestBodySchema,
+  DeletionStateSchema,
   FileVersionParams,
   FileVersionStatusSchema,
   MANIFEST_BODY_LIMIT,
@@ -114,6 +118,10 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no such contract');
     return row;
   };
+  // Reads of a deleted contract find nothing (its rows are gone); writes are refused in words.
+  const notDeleted = (row: { deletedAt: number | null }) => {
+    if (row.deletedAt !== null) throw new HttpError(410, 'E_DELETED', 'this contract was deleted');
+  };
   const fileVersionOr404 = (file: string, version: number): FileVersionRow => {
     const row = db.fileVersion(file, version);
     if (!row) throw new HttpError(404, 'E_NOT_FOUND', 'no such file version');
@@ -167,6 +175,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     const p = readParams(c, RecordVersionParams);
     const contract = contractOr404(p.contract);
     await requireSpaceRole(ctx.peers, c, contract.space, WRITE_ROLES, 'writing records');
+    notDeleted(contract);
     const { record, signed } = await readJson(c, PutRecordBodySchema, RECORD_BODY_LIMIT);
     if (record.contract !== p.contract || record.kind !== p.kind || record.version !== p.version) {
       throw new HttpError(400, 'E_CONTEXT', 'the record names another contract, kind or version than the path');
@@ -212,6 +221,76 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     return sendRecord(c, db.record(p.contract, p.kind, p.version));
   });
 
+  // -- deletion (four eyes) -------------------------------------------------------------------
+
+  const deletionState = (contract: { id: string; deletedAt: number | null }) => ({ contract: contract.id, deletedAt: contract.deletedAt, request: db.deletionRequest(contract.id) ?? null });
+
+  api.add({ method: 'get', path: '/contracts/:contract/deletion', summary: "A contract's deletion request and whether it was deleted (viewer and up)", auth: 'session', response: DeletionStateSchema, errors: { 404: 'no such contract' } });
+  app.get('/contracts/:contract/deletion', session, async (c) => {
+    const p = readParams(c, ContractParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading the deletion state', contract.id);
+    return json(c, deletionState(contract));
+  });
+
+  api.add({
+    method: 'post',
+    path: '/contracts/:contract/deletion',
+    summary: 'Ask for a contract to be deleted (editor, signer or manager), naming the version of the caller\'s own sealed "deletion" record that gives the reason. Audited as contract.delete-request',
+    auth: 'session',
+    body: DeletionRequestBodySchema,
+    response: DeletionStateSchema,
+    errors: { 400: 'E_CONTEXT: no such deletion record, or one stored by someone else', 404: 'no such contract', 409: 'E_PENDING: a request is already waiting for a decision', 410: 'E_DELETED' },
+  });
+  app.post('/contracts/:contract/deletion', session, async (c) => {
+    const p = readParams(c, ContractParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, WRITE_ROLES, 'asking for a deletion');
+    notDeleted(contract);
+    const { recordVersion } = await readJson(c, DeletionRequestBodySchema);
+    if (db.recordAuthor(contract.id, DELETION_RECORD_KIND, recordVersion) !== sub(c)) {
+      throw new HttpError(400, 'E_CONTEXT', `store your reason as your own "${DELETION_RECORD_KIND}" record version ${recordVersion} first`);
+    }
+    if (!db.requestDeletion(contract.id, sub(c), recordVersion)) throw new HttpError(409, 'E_PENDING', 'a deletion request for this contract is already waiting for a decision');
+    await ctx.audit.record({ actor: sub(c), action: 'contract.delete-request', target: `contract:${contract.id}`, outcome: 'ok', details: { space: contract.space, recordVersion } });
+    return json(c, deletionState(contract), 201);
+  });
+
+  api.add({
+    method: 'post',
+    path: '/contracts/:contract/deletion/decision',
+    summary: 'Approve or reject the pending deletion request (manager or editor of the space, never its requester). Approval removes every record, file version and stored block of the contract; a tombstone stays. Audited as contract.delete or contract.delete-reject',
+    auth: 'session',
+    body: DeletionDecisionBodySchema,
+    response: DeletionStateSchema,
+    errors: { 403: 'E_FORBIDDEN (not manager or editor), E_FOUR_EYES (the requester cannot decide their own request)', 404: 'no such contract', 409: 'E_NOT_PENDING: no request is waiting', 410: 'E_DELETED' },
+  });
+  app.post('/contracts/:contract/deletion/decision', session, async (c) => {
+    const p = readParams(c, ContractParams);
+    const contract = contractOr404(p.contract);
+    await requireSpaceRole(ctx.peers, c, contract.space, CREATE_ROLES, 'deciding a deletion');
+    notDeleted(contract);
+    const { approve } = await readJson(c, DeletionDecisionBodySchema);
+    const decided = db.decideDeletion(contract.id, sub(c), approve);
+    if (decided.outcome === 'not-pending') throw new HttpError(409, 'E_NOT_PENDING', 'no deletion request is waiting for a decision');
+    if (decided.outcome === 'same-person') throw new HttpError(403, 'E_FOUR_EYES', 'the person who asked for a deletion cannot also approve or reject it');
+    if (decided.outcome === 'approved') {
+      let removed = 0;
+      for (const { store, blob } of decided.blobs) {
+        // The rows are gone already: a blob that cannot be removed now is unreachable, and logged for the operator.
+        await stores[store]!.delete(blob).then(
+          () => removed++,
+          (e: unknown) => ctx.log.warn({ store, err: e instanceof Error ? e.message : String(e) }, 'could not remove the blob of a deleted contract'),
+        );
+      }
+      replicas.publishUsage();
+      await ctx.audit.record({ actor: sub(c), action: 'contract.delete', target: `contract:${contract.id}`, outcome: 'ok', details: { space: contract.space, files: decided.files, records: decided.records, blobs: decided.blobs.length, removed } });
+    } else {
+      await ctx.audit.record({ actor: sub(c), action: 'contract.delete-reject', target: `contract:${contract.id}`, outcome: 'ok', details: { space: contract.space } });
+    }
+    return json(c, deletionState(db.contract(contract.id)!));
+  });
+
   // -- files ----------------------------------------------------------------------------------
 
   api.add({ method: 'get', path: '/contracts/:contract/files', summary: 'File versions of a contract and their states (viewer and up)', auth: 'session', response: ContractFilesSchema, errors: { 404: 'no such contract' } });
@@ -240,6 +319,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     const p = readParams(c, ContractParams);
     const contract = contractOr404(p.contract);
     await requireSpaceRole(ctx.peers, c, contract.space, WRITE_ROLES, 'uploading files');
+    notDeleted(contract);
     const body = await readJson(c, CreateFileSchema, MANIFEST_BODY_LIMIT);
     const m = body.manifest.statement;
     if (m.contract !== contract.id || m.file !== body.file || m.version !== body.version) {

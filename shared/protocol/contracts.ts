@@ -53,13 +53,13 @@ function randomContractId(): string {
 
 const recordPath = (contract: string, kind: string, version: number | 'latest') => `/api/vault/contracts/${encodeURIComponent(contract)}/records/${kind}/${version}`;
 
-async function putSigned(transport: RelayTransport, me: UnlockedAccount, record: SealedRecord): Promise<void> {
+export async function putSigned(transport: RelayTransport, me: UnlockedAccount, record: SealedRecord): Promise<void> {
   const signed = await signRecord(me.signing.privateKey, me.account, record);
   await transport.request('PUT', recordPath(record.contract, record.kind, record.version), { record, signed }, me.session);
 }
 
 /** A stored record whose signature is by one of `writers`, for exactly this contract and kind. */
-async function fetchSigned(transport: RelayTransport, me: UnlockedAccount, writers: ReadonlyMap<string, CryptoKey>, contract: string, kind: string, version: number | 'latest'): Promise<SealedRecord> {
+export async function fetchSigned(transport: RelayTransport, me: UnlockedAccount, writers: ReadonlyMap<string, CryptoKey>, contract: string, kind: string, version: number | 'latest'): Promise<SealedRecord> {
   const stored = parseAnswer(StoredRecordSchema, await transport.request('GET', recordPath(contract, kind, version), undefined, me.session), `${kind} record`);
   if (!stored.signed) fail('E_SIGNATURE', `the ${kind} record is not signed`);
   const author = stored.signed.statement.author;

@@ -202,3 +202,30 @@ export const ContractListSchema = z.strictObject({
 
 /** What the keys service answers to GET /grants/mine?space=[&contract=] (docs/relay-api.md). */
 export const GrantMineSchema = z.object({ space: Id, contract: Id.optional(), role: SpaceRole.nullable() });
+
+// ---- deleting a contract (four eyes: one writer asks, another writer or the manager decides) ----
+
+/** The record kind holding the requester's reason, sealed under the contract key like its fields. */
+export const DELETION_RECORD_KIND = 'deletion';
+
+/** POST /contracts/:contract/deletion: the version of the caller's own "deletion" record that says why. */
+export const DeletionRequestBodySchema = z.strictObject({ recordVersion: PositiveInt });
+/** POST /contracts/:contract/deletion/decision */
+export const DeletionDecisionBodySchema = z.strictObject({ approve: z.boolean() });
+
+export const DeletionStateSchema = z.strictObject({
+  contract: Id,
+  /** when the contract was deleted (approved), else null */
+  deletedAt: NonNegativeInt.nullable(),
+  request: z
+    .strictObject({
+      requestedBy: Id,
+      requestedAt: NonNegativeInt,
+      recordVersion: PositiveInt,
+      state: z.enum(['pending', 'rejected', 'approved']),
+      decidedBy: Id.nullable(),
+      decidedAt: NonNegativeInt.nullable(),
+    })
+    .nullable(),
+});
+export type DeletionState = z.infer<typeof DeletionStateSchema>;

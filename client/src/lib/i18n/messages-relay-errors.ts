@@ -48,6 +48,9 @@ export const relayErrorsEn: Record<string, string> = {
   E_SHARE_MISMATCH: 'The key escrow holds a different key share than your recovery copy.',
   E_NOT_SECURITY_ADMIN: 'The recipient is not an active security administrator.',
   E_CERTIFICATE_REFUSED: 'The certificate was refused.',
+  E_DELETED: 'This contract was deleted.',
+  E_PENDING: 'A request is already waiting for a decision.',
+  E_NOT_PENDING: 'Nothing is waiting for a decision any more. Reload the page.',
 };
 
 export const relayErrorsZh: Record<string, string> = {
@@ -99,4 +102,7 @@ export const relayErrorsZh: Record<string, string> = {
   E_SHARE_MISMATCH: '密钥托管服务中的密钥份额与您的恢复副本不一致。',
   E_NOT_SECURITY_ADMIN: '接收人不是在职的安全管理员。',
   E_CERTIFICATE_REFUSED: '证书被拒绝。',
+  E_DELETED: '此合同已被删除。',
+  E_PENDING: '已有一个申请在等待决定。',
+  E_NOT_PENDING: '已没有等待决定的申请。请刷新页面。',
 };
