@@ -99,8 +99,10 @@ export function fileMetas(fields: ContractFields): Map<string, FileMeta | null> 
 /** `fields` with these files added to `extra` (name and type cut to fit the 1000-character value). */
 export function withFiles(fields: ContractFields, files: { id: string; file: File }[]): ContractFields {
   const extra = { ...fields.extra };
+  const known = fileMetas(fields);
   for (const { id, file } of files) {
-    const meta: FileMeta = { name: file.name.slice(0, 300) || id, type: file.type.slice(0, 200), size: file.size };
+    // A new version keeps the document's name (its versions are one document); size and type follow the file.
+    const meta: FileMeta = { name: known.get(id)?.name ?? (file.name.slice(0, 300) || id), type: file.type.slice(0, 200), size: file.size };
     extra[`${FILE_KEY_PREFIX}${id}`] = JSON.stringify(meta);
   }
   if (Object.keys(extra).length > MAX_EXTRA) throw new NoticeError('contracts.error.tooManyFiles', { max: MAX_EXTRA });
