@@ -10,6 +10,8 @@ import { importEnvelopePublicKey, sealEnvelope } from '../../shared/crypto/envel
 import { signStatement } from '../../shared/crypto/statements';
 import type { RegisteredAccount } from '../../shared/protocol/account';
 import type { RelayTransport } from '../../shared/protocol/relay-transport';
+import { createContract } from '../../shared/protocol/contracts';
+import { VersionMemory } from '../../shared/protocol/version-memory';
 import { createSpace, grantAccess, openSpaceKey, revokeAccess, spaceGrants, spaceKeyContext } from '../../shared/protocol/spaces';
 import { envelopeDigest, GRANT_STATEMENT_TYPE, type EnvelopeWire } from '../../shared/schemas/keys';
 import { codeOf, relayCode } from '../../shared/test-support/outcome';
@@ -118,5 +120,28 @@ describe('contract spaces in the browser protocol', () => {
     expect(await sameKey((await openSpaceKey(e.transport, chen, e.caPem, space, { keyVersion: 1 })).key, before.key)).toBe(true);
     // The revoked member is no longer served the space at all.
     expect(await relayCode(spaceGrants(e.transport, zhang, space))).toBe('E_NOT_FOUND');
+  });
+
+  it('refuses the member list and key from before a revocation, served again by the relay (rollback)', async () => {
+    const other = await e.employee('sun', '孙七');
+    const { space: rotated } = await createSpace(e.transport, manager, e.caPem, 'Legal 法务');
+    await grantAccess(e.transport, manager, e.caPem, rotated, other.account, 'editor');
+    const me = { ...manager, seen: new VersionMemory() };
+    const old = await spaceGrants(e.transport, me, rotated);
+    await revokeAccess(e.transport, me, e.caPem, rotated, other.account);
+    // The relay answers with the grants of key version 1, which the revoked member holds.
+    const posted: string[] = [];
+    const replaying: RelayTransport = {
+      async request(method, path, body, session) {
+        if (method !== 'GET') posted.push(`${method} ${path}`);
+        if (method === 'GET' && path.startsWith('/api/keys/grants?')) return old;
+        return e.transport.request(method, path, body, session);
+      },
+    };
+    expect(await codeOf(spaceGrants(replaying, me, rotated))).toBe('E_ROLLBACK');
+    const fields = { title: 'After the revocation', counterparties: [], amount: null, dates: { signed: null, effective: null, expires: null }, status: 'draft' as const, extra: {} };
+    expect(await codeOf(createContract(replaying, me, e.caPem, rotated, fields))).toBe('E_ROLLBACK');
+    // Refused before anything was written: no contract, no wrapped key.
+    expect(posted).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ import { ChallengeResponseSchema, ReleaseResponseSchema } from '../schemas/escro
 import { PrivateKeysSchema } from '../schemas/keys';
 import { directoryOf, escrowTicket, login, newSalt, prelogin, register } from './directory-client';
 import { isTransient, type RelayTransport } from './relay-transport';
+import type { VersionMemory } from './version-memory';
 
 /** Argon2id(password, salt, params) -> P, 32 bytes. */
 export type DeriveP = (password: string, salt: Uint8Array, params: Argon2Params) => Promise<Uint8Array>;
@@ -46,6 +47,12 @@ export interface UnlockedAccount {
    * held only for a moment; dropped with the rest of the account at sign-out.
    */
   localIndexKey: CryptoKey;
+  /**
+   * What this browser has seen, for refusing rollbacks (set by the app for the tab; absent, no
+   * memory is kept): a space's key version here, so a relay cannot serve the member list and key
+   * from before a revocation and have new contracts wrapped to a key the revoked member holds.
+   */
+  seen?: VersionMemory;
 }
 
 export function parseAnswer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {

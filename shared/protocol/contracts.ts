@@ -23,28 +23,9 @@ import { openSpaceKey, verifiedWriters, WRITER_ROLES } from './spaces';
 export const FIELDS_KIND = 'fields';
 export const DEK_KIND = 'dek';
 
-/**
- * The newest version this browser has seen of each (contract, kind): a relay that later serves
- * an older one is refused with E_ROLLBACK. Kept in memory here; the app persists it per account.
- */
-export class VersionMemory {
-  private readonly seen = new Map<string, number>();
+import { VersionMemory } from './version-memory';
 
-  constructor(initial: Iterable<[string, number]> = []) {
-    for (const [k, v] of initial) this.seen.set(k, v);
-  }
-
-  /** Records `version` for `key`, or refuses it if older than one already seen. */
-  check(key: string, version: number): void {
-    const newest = this.seen.get(key) ?? 0;
-    if (version < newest) fail('E_ROLLBACK', `${key}: version ${version} is older than version ${newest} seen before`);
-    this.seen.set(key, version);
-  }
-
-  entries(): [string, number][] {
-    return [...this.seen];
-  }
-}
+export { VersionMemory };
 
 function randomContractId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));

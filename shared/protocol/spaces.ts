@@ -82,6 +82,8 @@ export async function createSpace(transport: RelayTransport, me: UnlockedAccount
 export async function spaceGrants(transport: RelayTransport, me: UnlockedAccount, space: string): Promise<SpaceGrants> {
   const grants = parseAnswer(GrantsListSchema, await transport.request('GET', `/api/keys/grants?space=${encodeURIComponent(space)}`, undefined, me.session), 'grants');
   if (grants.space !== space) fail('E_CONTEXT', 'the relay answered with the grants of another space');
+  // A revocation moves the space to a new key version; the members and key from before it must not come back.
+  me.seen?.check(`space:${space}/key`, grants.keyVersion);
   return grants;
 }
 

@@ -4,30 +4,17 @@
  * relay that serves an older fields record than one seen on another page is caught.
  */
 import { fetchTransport } from '$shared/protocol/relay-transport';
-import { VersionMemory } from '$shared/protocol/contracts';
 import type { FileTransport } from '$shared/protocol/files';
 import type { UnlockedAccount } from '$shared/protocol/account';
 import { site } from '$lib/session/site.svelte';
-import { vault } from '$lib/session/vault.svelte';
+import { vault, versionMemory } from '$lib/session/vault.svelte';
 import { NoticeError } from './errors';
 
 /** The same origin as $lib/relay's transport, typed with its block methods (uploads, downloads). */
 export const fileTransport: FileTransport = fetchTransport('');
 
-const memories = new Map<string, VersionMemory>();
-
-/**
- * The rollback memory of `account` for this tab. Kept in memory only: it survives navigation
- * and signing out and in again, not a reload.
- */
-export function versionMemory(account: string): VersionMemory {
-  let memory = memories.get(account);
-  if (!memory) {
-    memory = new VersionMemory();
-    memories.set(account, memory);
-  }
-  return memory;
-}
+/** The rollback memory of `account` for this tab: the one its unlocked account carries. */
+export { versionMemory };
 
 /** The enterprise CA certificate (PEM), loading the site's public answers if they are not in yet. */
 export async function caPem(): Promise<string> {

@@ -6,6 +6,7 @@
 import { SessionResponse, type AccountProfile, MeResponse } from '$shared/schemas/directory';
 import { parseAnswer, type UnlockedAccount } from '$shared/protocol/account';
 import { RelayApiError } from '$shared/protocol/relay-transport';
+import { VersionMemory } from '$shared/protocol/version-memory';
 import { transport } from '../relay';
 import { site } from './site.svelte';
 
@@ -15,6 +16,21 @@ export type LockReason = 'logout' | 'idle' | 'expired' | 'password-changed';
 const REFRESH_BEFORE_S = 120;
 const TICK_MS = 5_000;
 const ACTIVITY_EVENTS = ['pointerdown', 'keydown', 'wheel', 'touchstart'] as const;
+
+const memories = new Map<string, VersionMemory>();
+
+/**
+ * The rollback memory of `account` for this tab (space key versions, contract records and
+ * files). Kept in memory only: it survives navigation and signing out and in again, not a reload.
+ */
+export function versionMemory(account: string): VersionMemory {
+  let memory = memories.get(account);
+  if (!memory) {
+    memory = new VersionMemory();
+    memories.set(account, memory);
+  }
+  return memory;
+}
 
 class Vault {
   unlocked = $state.raw<UnlockedAccount | null>(null);
@@ -35,7 +51,7 @@ class Vault {
   }
 
   async open(account: UnlockedAccount): Promise<void> {
-    this.unlocked = account;
+    this.unlocked = { ...account, seen: versionMemory(account.account) };
     this.lockReason = null;
     this.lastActivity = Date.now();
     this.watch();
