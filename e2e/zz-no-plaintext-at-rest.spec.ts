@@ -2,7 +2,7 @@
  * Runs last (files run in name order): after every other end-to-end test, no relay database
  * (with its write-ahead log) and no block store holds any of the tests' plaintext or key bytes:
  * contract titles, counterparties, file names and contents, passwords, the password half P, the
- * space keys and the contract keys (DESIGN.md section 10). The key bytes are taken out here, in
+ * space names, the space keys and the contract keys (DESIGN.md section 10). The key bytes are taken out here, in
  * Node, by the people who may open them, with the browser's own protocol code.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -46,7 +46,7 @@ test('no relay database or block store holds any test plaintext or key bytes', a
     needles.set(`${label} (base64)`, Buffer.from(Buffer.from(value).toString('base64'), 'utf8'));
     needles.set(`${label} (hex)`, Buffer.from(Buffer.from(value).toString('hex'), 'utf8'));
   };
-  for (const t of ['Supply agreement', '供货合同', 'Acme Ltd', '北京某某公司', E2E_MARKERS.counterparty, E2E_MARKERS.fileText, '125000.50']) text(t, t);
+  for (const t of ['Supply agreement', '供货合同', 'Acme Ltd', '北京某某公司', E2E_MARKERS.counterparty, E2E_MARKERS.fileText, '125000.50', 'Sales 销售', '销售', 'Legal 法务']) text(t, t);
   for (const name of ['supply-agreement.pdf', 'annex.bin', 'price-schedule.csv', 'notes.txt', 'Delivery notes: FOB Shanghai']) text(name, name);
   for (const [i, p] of PASSWORDS.entries()) text(`password ${i}`, p);
   // 64 bytes from the middle of the annex and of the PDF's padding (contracts.spec.ts).

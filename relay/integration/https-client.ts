@@ -8,7 +8,7 @@ export type CaFetch = (url: string, init?: { method?: string; headers?: Record<s
 
 export function caFetch(ca: Buffer): CaFetch & { close(): void } {
   const agent = new Agent({ ca, keepAlive: true, maxSockets: 8 });
-  const f = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {}) =>
+  const once = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array }) =>
     new Promise<Response>((resolve, reject) => {
       const u = new URL(url);
       const body = init.body === undefined ? undefined : typeof init.body === 'string' ? Buffer.from(init.body) : Buffer.from(init.body.buffer, init.body.byteOffset, init.body.byteLength);
@@ -26,8 +26,12 @@ export function caFetch(ca: Buffer): CaFetch & { close(): void } {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      // A kept-alive socket the relay closed just as it was reused: the request never arrived,
+      // so sending it once more on a fresh socket is safe (what Node's http docs advise).
+      req.on('error', (e: NodeJS.ErrnoException) => reject(Object.assign(e, { stale: req.reusedSocket && e.code === 'ECONNRESET' })));
       req.end(body);
     });
+  const f = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {}) =>
+    once(url, init).catch((e: { stale?: boolean }) => (e.stale ? once(url, init) : Promise.reject(e)));
   return Object.assign(f, { close: () => agent.destroy() });
 }

@@ -12,7 +12,9 @@ import type { RegisteredAccount } from '../../shared/protocol/account';
 import type { RelayTransport } from '../../shared/protocol/relay-transport';
 import { createContract } from '../../shared/protocol/contracts';
 import { VersionMemory } from '../../shared/protocol/version-memory';
-import { createSpace, grantAccess, openSpaceKey, revokeAccess, spaceGrants, spaceKeyContext } from '../../shared/protocol/spaces';
+import { createSpace, grantAccess, openSpaceKey, revokeAccess, spaceGrants, spaceKeyContext, spaceNameOf } from '../../shared/protocol/spaces';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { envelopeDigest, GRANT_STATEMENT_TYPE, type EnvelopeWire } from '../../shared/schemas/keys';
 import { codeOf, relayCode } from '../../shared/test-support/outcome';
 import { startEnterprise, type Enterprise } from './enterprise-fixture';
@@ -120,6 +122,25 @@ describe('contract spaces in the browser protocol', () => {
     expect(await sameKey((await openSpaceKey(e.transport, chen, e.caPem, space, { keyVersion: 1 })).key, before.key)).toBe(true);
     // The revoked member is no longer served the space at all.
     expect(await relayCode(spaceGrants(e.transport, zhang, space))).toBe('E_NOT_FOUND');
+  });
+
+  it('keeps the space name sealed: members read it, a member granted after a revocation too, the relay never', async () => {
+    const keys = new Database(join(e.dataDir, 'keys', 'keys.sqlite'), { readonly: true });
+    const rows = JSON.stringify(keys.prepare('SELECT * FROM spaces').all());
+    keys.close();
+    expect(rows).not.toContain('采购');
+    expect(rows).not.toContain('Procurement');
+    const grants = await spaceGrants(e.transport, chen, space);
+    // After the revocation above, the name is sealed under key version 2, which Chen holds.
+    expect(grants.sealedName?.keyVersion).toBe(2);
+    expect(await spaceNameOf(e.transport, chen, e.caPem, space, grants)).toBe('Procurement 采购');
+    const late = await e.employee('qian', '钱八');
+    await grantAccess(e.transport, manager, e.caPem, space, late.account, 'viewer');
+    expect(await spaceNameOf(e.transport, late, e.caPem, space, await spaceGrants(e.transport, late, space))).toBe('Procurement 采购');
+    // A name the relay moved from another space does not open.
+    const other = await createSpace(e.transport, manager, e.caPem, 'Other');
+    const moved = { ...grants, sealedName: (await spaceGrants(e.transport, manager, other.space)).sealedName };
+    expect(await codeOf(spaceNameOf(e.transport, manager, e.caPem, space, { ...moved, sealedName: { ...moved.sealedName!, keyVersion: 2 } }))).toBe('E_AUTH');
   });
 
   it('refuses the member list and key from before a revocation, served again by the relay (rollback)', async () => {

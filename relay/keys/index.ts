@@ -16,6 +16,8 @@ import {
   CaKeyRecipientsSchema,
   CreateGrantSchema,
   CreateSpaceSchema,
+  PutSpaceNameSchema,
+  SpaceNameParamSchema,
   GRANT_STATEMENT_TYPE,
   GrantPathSchema,
   GrantResultSchema,
@@ -210,11 +212,32 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
   });
   app.post('/spaces', session, requireRole('space-manager'), async (c) => {
     const manager = c.get('session').sub;
-    const { space, name } = await readJson(c, CreateSpaceSchema, KEYS_LIMITS.space);
+    const { space, name, sealedName } = await readJson(c, CreateSpaceSchema, KEYS_LIMITS.space);
     if (store.space(space)) throw new HttpError(409, 'E_CONFLICT', 'a space with this id exists');
-    await audit({ actor: manager, action: 'space.create', target: `space:${space}`, outcome: 'ok', details: { name: name ?? null } });
-    if (!store.createSpace(space, name ?? null, manager, now())) throw new HttpError(409, 'E_CONFLICT', 'a space with this id exists');
-    return c.json({ space, name: name ?? null, manager, keyVersion: 1 });
+    if (sealedName && sealedName.keyVersion !== 1) throw new HttpError(400, 'E_KEY_VERSION', 'a new space has key version 1');
+    await audit({ actor: manager, action: 'space.create', target: `space:${space}`, outcome: 'ok', details: { name: name ?? null, sealedName: sealedName !== undefined } });
+    if (!store.createSpace(space, name ?? null, sealedName ? JSON.stringify(sealedName) : null, manager, now())) throw new HttpError(409, 'E_CONFLICT', 'a space with this id exists');
+    return c.json({ space, name: name ?? null, sealedName: sealedName ?? null, manager, keyVersion: 1 });
+  });
+
+  api.add({
+    method: 'put',
+    path: '/spaces/:space/name',
+    summary: "Replace the space's sealed name (manager only), sealed under the current space key: after a revocation the manager seals it again for the new key",
+    auth: 'session',
+    body: PutSpaceNameSchema,
+    response: SpaceSchema,
+    errors: { 400: 'E_KEY_VERSION: not sealed under the current space key', 403: 'E_FORBIDDEN: not the manager' },
+  });
+  app.put('/spaces/:space/name', session, async (c) => {
+    const manager = c.get('session').sub;
+    const { space } = readParams(c, SpaceNameParamSchema);
+    const row = requireManager(space, manager);
+    const { sealedName } = await readJson(c, PutSpaceNameSchema, KEYS_LIMITS.space);
+    if (sealedName.keyVersion !== row.key_version) throw new HttpError(400, 'E_KEY_VERSION', `seal the name under the current space key, version ${row.key_version}`);
+    await audit({ actor: manager, action: 'space.rename', target: `space:${space}`, outcome: 'ok', details: { keyVersion: sealedName.keyVersion } });
+    store.setSealedName(space, JSON.stringify(sealedName));
+    return c.json({ space, name: row.name, sealedName, manager: row.manager, keyVersion: row.key_version });
   });
 
   api.add({
@@ -228,7 +251,7 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
     const me = c.get('session').sub;
     // Only rows joined through the caller's own membership: nothing about any other space.
     return c.json({
-      spaces: store.mySpaces(me).map((r) => ({ space: r.space, name: r.name, manager: r.manager, keyVersion: r.key_version, role: r.role })),
+      spaces: store.mySpaces(me).map((r) => ({ space: r.space, name: r.name, sealedName: r.sealed_name ? JSON.parse(r.sealed_name) : null, manager: r.manager, keyVersion: r.key_version, role: r.role })),
     });
   });
 
@@ -331,6 +354,7 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
     return c.json({
       space,
       name: row.name,
+      sealedName: row.sealed_name ? JSON.parse(row.sealed_name) : null,
       manager: row.manager,
       keyVersion: row.key_version,
       members: store.members(space).map((m) => ({ member: m.member, role: m.role })),

@@ -188,11 +188,31 @@ describe('keys service: spaces and grants', () => {
     expect((await call('POST', '/spaces', { body: { space: 's1' } })).status).toBe(401);
     const employee = await call('POST', '/spaces', { as: alice, body: { space: 's1' } });
     expect([employee.status, employee.json.error.code]).toEqual([403, 'E_FORBIDDEN']);
-    expect((await call('POST', '/spaces', { as: manager, body: { space: 's1', name: 'Sales' } })).json).toEqual({ space: 's1', name: 'Sales', manager: 'mgr-1', keyVersion: 1 });
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 's1', name: 'Sales' } })).json).toEqual({ space: 's1', name: 'Sales', sealedName: null, manager: 'mgr-1', keyVersion: 1 });
     expect((await call('POST', '/spaces', { as: otherManager, body: { space: 's1' } })).json.error.code).toBe('E_CONFLICT');
     expect((await call('POST', '/spaces', { as: manager, body: { space: 'bad id' } })).status).toBe(400);
     expect((await call('POST', '/spaces', { as: manager, body: { space: 's2', owner: 'x' } })).status).toBe(400);
     expect((await call('GET', '/grants/mine?space=s1', { as: manager })).json).toEqual({ space: 's1', role: 'manager' });
+  });
+
+  it('keeps a sealed space name it cannot read; only the manager replaces it, under the current key version', async () => {
+    const { call, events } = await setup();
+    const sealedName = { keyVersion: 1, nonce: 'AAAAAAAAAAAAAAAA', ct: 'c2VhbGVkLW5hbWUtY2lwaGVydGV4dA' };
+    const made = await call('POST', '/spaces', { as: manager, body: { space: 'sn', sealedName } });
+    expect(made.json).toEqual({ space: 'sn', name: null, sealedName, manager: 'mgr-1', keyVersion: 1 });
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 'sn2', sealedName: { ...sealedName, keyVersion: 2 } } })).json.error.code).toBe('E_KEY_VERSION');
+    expect((await call('POST', '/spaces', { as: manager, body: { space: 'sn3', sealedName: { ...sealedName, extra: 1 } } })).status).toBe(400);
+    expect((await call('GET', '/spaces', { as: manager })).json.spaces.find((x: { space: string }) => x.space === 'sn').sealedName).toEqual(sealedName);
+    const renamed = { ...sealedName, ct: 'YW5vdGhlci1zZWFsZWQtbmFtZQ' };
+    expect((await call('PUT', '/spaces/sn/name', { as: alice, body: { sealedName: renamed } })).json.error.code).toBe('E_FORBIDDEN');
+    expect((await call('PUT', '/spaces/sn/name', { as: manager, body: { sealedName: { ...renamed, keyVersion: 2 } } })).json.error.code).toBe('E_KEY_VERSION');
+    expect((await call('PUT', '/spaces/sn/name', { as: manager, body: { sealedName: renamed } })).json.sealedName).toEqual(renamed);
+    expect((await call('GET', '/grants?space=sn', { as: manager })).json.sealedName).toEqual(renamed);
+    // The audit log says a name was set, never what it is.
+    expect(events.filter((e) => e.target === 'space:sn').map((e) => [e.action, e.details])).toEqual([
+      ['space.create', { name: null, sealedName: true }],
+      ['space.rename', { keyVersion: 1 }],
+    ]);
   });
 
   it('grants a certified member, serves the envelope to that member only, and audits it', async () => {
@@ -396,15 +416,15 @@ describe('keys service: the caller\'s spaces (GET /spaces)', () => {
     expect(mine.status).toBe(200);
     expect(MySpacesSchema.parse(mine.json)).toEqual({
       spaces: [
-        { space: 'sp-a', name: 'Archive', manager: 'mgr-1', keyVersion: 1, role: 'viewer' },
-        { space: 'sp-b', name: 'Contracts', manager: 'mgr-1', keyVersion: 1, role: 'editor' },
+        { space: 'sp-a', name: 'Archive', sealedName: null, manager: 'mgr-1', keyVersion: 1, role: 'viewer' },
+        { space: 'sp-b', name: 'Contracts', sealedName: null, manager: 'mgr-1', keyVersion: 1, role: 'editor' },
       ],
     });
     // the manager sees its own spaces as manager, sorted by name then id, unnamed last
     expect((await call('GET', '/spaces', { as: manager })).json.spaces).toEqual([
-      { space: 'sp-a', name: 'Archive', manager: 'mgr-1', keyVersion: 1, role: 'manager' },
-      { space: 'sp-b', name: 'Contracts', manager: 'mgr-1', keyVersion: 1, role: 'manager' },
-      { space: 'sp-c', name: null, manager: 'mgr-1', keyVersion: 1, role: 'manager' },
+      { space: 'sp-a', name: 'Archive', sealedName: null, manager: 'mgr-1', keyVersion: 1, role: 'manager' },
+      { space: 'sp-b', name: 'Contracts', sealedName: null, manager: 'mgr-1', keyVersion: 1, role: 'manager' },
+      { space: 'sp-c', name: null, sealedName: null, manager: 'mgr-1', keyVersion: 1, role: 'manager' },
     ]);
     expect((await call('GET', '/spaces', { as: otherManager })).json.spaces.map((x: { space: string }) => x.space)).toEqual(['other']);
     // a non-member sees nothing, not even that the spaces exist
@@ -412,7 +432,7 @@ describe('keys service: the caller\'s spaces (GET /spaces)', () => {
 
     // after revocation the space disappears from alice's list; the rotated key version shows to the others
     expect((await call('DELETE', '/grants/sp-b/alice', { as: manager })).status).toBe(200);
-    expect((await call('GET', '/spaces', { as: alice })).json.spaces).toEqual([{ space: 'sp-a', name: 'Archive', manager: 'mgr-1', keyVersion: 1, role: 'viewer' }]);
+    expect((await call('GET', '/spaces', { as: alice })).json.spaces).toEqual([{ space: 'sp-a', name: 'Archive', sealedName: null, manager: 'mgr-1', keyVersion: 1, role: 'viewer' }]);
     expect((await call('GET', '/spaces', { as: manager })).json.spaces.find((x: { space: string }) => x.space === 'sp-b')).toMatchObject({ keyVersion: 2, role: 'manager' });
   });
 });

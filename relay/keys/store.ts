@@ -93,6 +93,12 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX envelopes_by_contract ON envelopes(space, contract);
     `,
   },
+  {
+    // A space's name sealed under its space key (JSON {keyVersion, nonce, ct}): the relay keeps
+    // a name it cannot read; the plaintext column stays for spaces named before.
+    version: 4,
+    sql: `ALTER TABLE spaces ADD COLUMN sealed_name TEXT;`,
+  },
 ];
 
 export interface VersionedRow {
@@ -109,6 +115,7 @@ export interface RecoveryRow extends VersionedRow {
 export interface SpaceRow {
   space: string;
   name: string | null;
+  sealed_name: string | null;
   manager: string;
   key_version: number;
   created_at: number;
@@ -172,7 +179,8 @@ export function openKeysStore(dataDir: string) {
 
   const q = {
     space: db.prepare<[string], SpaceRow>('SELECT * FROM spaces WHERE space = ?'),
-    insertSpace: db.prepare<[string, string | null, string, number]>('INSERT INTO spaces (space, name, manager, key_version, created_at) VALUES (?, ?, ?, 1, ?)'),
+    insertSpace: db.prepare<[string, string | null, string | null, string, number]>('INSERT INTO spaces (space, name, sealed_name, manager, key_version, created_at) VALUES (?, ?, ?, ?, 1, ?)'),
+    setSealedName: db.prepare<[string, string]>('UPDATE spaces SET sealed_name = ? WHERE space = ?'),
     bumpKeyVersion: db.prepare<[string]>('UPDATE spaces SET key_version = key_version + 1 WHERE space = ?'),
     member: db.prepare<[string, string], MemberRow>('SELECT * FROM members WHERE space = ? AND member = ?'),
     members: db.prepare<[string], MemberRow>('SELECT * FROM members WHERE space = ? ORDER BY member LIMIT 10000'),
@@ -182,7 +190,7 @@ export function openKeysStore(dataDir: string) {
     ),
     // sorted by name (case-insensitively, unnamed last), then id
     mySpaces: db.prepare<[string], MySpaceRow>(
-      `SELECT s.space, s.name, s.manager, s.key_version, s.created_at, m.role FROM members m JOIN spaces s ON s.space = m.space
+      `SELECT s.space, s.name, s.sealed_name, s.manager, s.key_version, s.created_at, m.role FROM members m JOIN spaces s ON s.space = m.space
        WHERE m.member = ? ORDER BY s.name IS NULL, s.name COLLATE NOCASE, s.name, s.space LIMIT ${LIST_LIMIT}`,
     ),
     deleteMember: db.prepare<[string, string]>('DELETE FROM members WHERE space = ? AND member = ?'),
@@ -244,12 +252,13 @@ export function openKeysStore(dataDir: string) {
     members: (space: string) => q.members.all(space),
     /** The spaces the account is a member of (any role), with its role; at most LIST_LIMIT. */
     mySpaces: (member: string) => q.mySpaces.all(member),
-    createSpace: db.transaction((space: string, name: string | null, manager: string, now: number): boolean => {
+    createSpace: db.transaction((space: string, name: string | null, sealedName: string | null, manager: string, now: number): boolean => {
       if (q.space.get(space)) return false;
-      q.insertSpace.run(space, name, manager, now);
+      q.insertSpace.run(space, name, sealedName, manager, now);
       q.upsertMember.run(space, manager, 'manager', manager, now);
       return true;
     }),
+    setSealedName: (space: string, sealedName: string) => q.setSealedName.run(sealedName, space),
     spaceEnvelope: (space: string, member: string, keyVersion: number) => q.spaceEnvelope.get(space, member, keyVersion),
     spaceEnvelopes: (space: string) => q.spaceEnvelopes.all(space),
     /** Writes a grant, re-checking under the write lock what the handler checked before awaiting. */

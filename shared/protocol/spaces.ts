@@ -11,6 +11,7 @@
  */
 import { fail } from '../crypto/errors';
 import { openEnvelope, sealEnvelope, type Envelope } from '../crypto/envelopes';
+import { openSpaceName, sealSpaceName } from '../crypto/space-name';
 import { signStatement, verifyStatement } from '../crypto/statements';
 import {
   envelopeDigest,
@@ -20,6 +21,7 @@ import {
   SpaceSchema,
   type EnvelopeWire,
   type GrantRole,
+  type SealedSpaceName,
 } from '../schemas/keys';
 import { parseAnswer, type UnlockedAccount } from './account';
 import { certifiedKeysOf } from './certification';
@@ -69,14 +71,34 @@ async function storeGrant(
   await transport.request('POST', '/api/keys/grants', { space, member: member.account, role, keyVersion, envelope, grantStatement }, me.session);
 }
 
-/** A new space managed by `me`, with SK version 1 wrapped to the manager. */
+/** A new space managed by `me`, with SK version 1 wrapped to the manager; its name is sealed under SK. */
 export async function createSpace(transport: RelayTransport, me: UnlockedAccount, caCertificatePem: string, name: string): Promise<{ space: string; keyVersion: number }> {
   const space = randomSpaceId();
   // The manager's own keys must be certified too: members will check the grants it signs.
   const self = await certifiedKeysOf(transport, me.account, caCertificatePem);
-  parseAnswer(SpaceSchema, await transport.request('POST', '/api/keys/spaces', { space, name }, me.session), 'space');
-  await storeGrant(transport, me, space, self, 'manager', 1, await newSpaceKey());
+  const sk = await newSpaceKey();
+  const sealedName = await sealSpaceName(sk, space, 1, name);
+  parseAnswer(SpaceSchema, await transport.request('POST', '/api/keys/spaces', { space, sealedName }, me.session), 'space');
+  await storeGrant(transport, me, space, self, 'manager', 1, sk);
   return { space, keyVersion: 1 };
+}
+
+/**
+ * The space's name as its members read it: opened with the SK version it was sealed under
+ * (through the caller's verified grant), or the plaintext label of a space named before names
+ * were sealed; null when there is none, or the caller holds no grant of that version.
+ */
+export async function spaceNameOf(
+  transport: RelayTransport,
+  me: UnlockedAccount,
+  caCertificatePem: string,
+  space: string,
+  listed: { name: string | null; sealedName: SealedSpaceName | null },
+  grants?: SpaceGrants,
+): Promise<string | null> {
+  if (!listed.sealedName) return listed.name;
+  const { key } = await openSpaceKey(transport, me, caCertificatePem, space, { keyVersion: listed.sealedName.keyVersion, ...(grants ? { grants } : {}) });
+  return openSpaceName(key, space, listed.sealedName);
 }
 
 export async function spaceGrants(transport: RelayTransport, me: UnlockedAccount, space: string): Promise<SpaceGrants> {
@@ -140,6 +162,11 @@ export async function revokeAccess(transport: RelayTransport, me: UnlockedAccoun
     const recipient = await certifiedKeysOf(transport, m.member, caCertificatePem).catch(() => null);
     // A member who is meanwhile disabled or revoked gets no new key; their grant stays for old contracts only.
     if (recipient) await storeGrant(transport, me, space, recipient, m.role, grants.keyVersion, next);
+  }
+  // Members granted from now on hold only the new key: the name is sealed again under it.
+  if (grants.sealedName) {
+    const name = await spaceNameOf(transport, me, caCertificatePem, space, grants, grants);
+    if (name) await transport.request('PUT', `/api/keys/spaces/${encodeURIComponent(space)}/name`, { sealedName: await sealSpaceName(next, space, grants.keyVersion, name) }, me.session);
   }
   return { keyVersion: grants.keyVersion };
 }

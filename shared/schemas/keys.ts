@@ -106,11 +106,27 @@ export const ENVELOPE_STATEMENT_TYPE = 'sealvault/v1/envelope';
 export const GrantRoleSchema = z.enum(['viewer', 'editor', 'signer', 'manager']);
 export type GrantRole = z.infer<typeof GrantRoleSchema>;
 
-export const CreateSpaceSchema = z.strictObject({ space: Id, name: ShortText.optional() });
+/**
+ * A space's name sealed under its space key (docs/FORMATS.md section 8): the relay stores and
+ * serves it without reading it. `keyVersion` names the space key that opens it.
+ */
+export const SealedSpaceNameSchema = z.strictObject({
+  keyVersion: PositiveInt,
+  nonce: B64u({ bytes: GCM_NONCE_BYTES }),
+  // up to 200 characters of UTF-8 (800 bytes) and the 16-byte tag
+  ct: B64uRange(17, 1088),
+});
+export type SealedSpaceName = z.infer<typeof SealedSpaceNameSchema>;
+
+/** `name` is a plaintext label the relay can read (kept for spaces named before); the app sends only `sealedName`. */
+export const CreateSpaceSchema = z.strictObject({ space: Id, name: ShortText.optional(), sealedName: SealedSpaceNameSchema.optional() });
+export const SpaceNameParamSchema = z.strictObject({ space: Id });
+export const PutSpaceNameSchema = z.strictObject({ sealedName: SealedSpaceNameSchema });
 
 export const SpaceSchema = z.strictObject({
   space: Id,
   name: ShortText.nullable(),
+  sealedName: SealedSpaceNameSchema.nullable(),
   manager: Id,
   /** the space key version new contracts must use; bumped by every revocation */
   keyVersion: PositiveInt,
@@ -146,6 +162,7 @@ export const SpaceQuerySchema = z.strictObject({ space: Id });
 export const GrantsListSchema = z.strictObject({
   space: Id,
   name: ShortText.nullable(),
+  sealedName: SealedSpaceNameSchema.nullable(),
   manager: Id,
   keyVersion: PositiveInt,
   members: z.array(z.strictObject({ member: Id, role: GrantRoleSchema })),
