@@ -8,5 +8,8 @@ export default {
     adapter: adapter({ pages: 'client/build', assets: 'client/build', fallback: 'index.html', strict: true }),
     alias: { $shared: 'shared' },
     output: { bundleStrategy: 'split' },
+    // The app registers the download worker itself (lib/download-stream/page.ts): a refused
+    // registration stays quiet, and a save waits for the worker's control before using it.
+    serviceWorker: { register: false },
   },
 };

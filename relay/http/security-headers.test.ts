@@ -33,7 +33,7 @@ describe('Content-Security-Policy', () => {
       "default-src 'none'; " +
         `script-src 'self' 'wasm-unsafe-eval' ${expectedScriptHash}; ` +
         "style-src 'self'; style-src-attr 'unsafe-inline'; " +
-        "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; " +
+        "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; frame-src 'self'; " +
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
     );
   });

@@ -18,6 +18,13 @@ export interface CspSources {
  * static style attributes, which CSP would otherwise drop. Svelte's own dynamic styles go
  * through CSSOM and need nothing. An attribute cannot hold selectors, and url() loads stay
  * bound by img-src/font-src, so this relaxation cannot read or exfiltrate page content.
+ *
+ * frame-src 'self' is for the download worker (client/src/service-worker.ts): a hidden frame
+ * navigated to /download-stream/<id> is the one way to hand the worker's streamed response to
+ * the browser's downloads (Chromium does not let a service worker answer an <a download>, and
+ * navigating the tab itself would lose it if the worker were gone). What the frame receives is an
+ * attachment, never rendered; every page of this origin refuses to be framed anyway
+ * (frame-ancestors 'none', X-Frame-Options: DENY), and other origins stay refused.
  */
 export function contentSecurityPolicy({ scriptHashes, styleHashes }: CspSources): string {
   const directives: Array<[string, ...string[]]> = [
@@ -29,6 +36,7 @@ export function contentSecurityPolicy({ scriptHashes, styleHashes }: CspSources)
     ['font-src', "'self'"],
     ['connect-src', "'self'"],
     ['worker-src', "'self'", 'blob:'],
+    ['frame-src', "'self'"],
     ['frame-ancestors', "'none'"],
     ['base-uri', "'none'"],
     ['form-action', "'self'"],

@@ -20,6 +20,7 @@ describe('static files', () => {
     ['/_app/immutable/workers/hash.test.wasm', 'application/wasm'],
     ['/_app/version.json', 'application/json; charset=utf-8'],
     ['/favicon.svg', 'image/svg+xml'],
+    ['/service-worker.js', 'text/javascript; charset=utf-8'],
   ])('%s is served as %s', async (path, type) => {
     const response = await app.request(path);
     expect(response.status).toBe(200);
@@ -54,6 +55,21 @@ describe('SPA fallback', () => {
     expect(response.headers.get('Content-Type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('Cache-Control')).toBe('no-cache');
     expect(await response.text()).toBe(servedIndexHtml);
+  });
+
+  it('keeps the download worker\'s paths a 404, never the page saved as a file', async () => {
+    for (const path of ['/download-stream/0123456789abcdef0123456789abcdef', '/download-stream/', '/download-stream']) {
+      const response = await app.request(path);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({ error: { code: 'E_NOT_FOUND', message: 'no such download' } });
+    }
+  });
+
+  it('serves the download worker revalidated and outside the import map (workers are no part of the page\'s module graph)', async () => {
+    const response = await app.request('/service-worker.js');
+    expect(response.headers.get('Cache-Control')).toBe('no-cache');
+    expect(response.headers.get('Service-Worker-Allowed')).toBeNull();
+    expect(servedIndexHtml).not.toContain('service-worker');
   });
 
   it('keeps a missing build asset a 404, not HTML', async () => {

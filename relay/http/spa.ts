@@ -12,6 +12,10 @@ export type SpaBuild =
   | { present: false; dir: string };
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+// Answered in the browser by the download worker (client/src/service-worker.ts). A request that
+// reaches the relay had no worker to answer it, and must fail as a download: the page as a 200
+// would be saved under the file's name as if it were the file.
+const WORKER_ONLY = 'download-stream';
 // Everything outside _app/immutable (index.html, _app/version.json, favicon) may change on
 // the next build under the same name, so the browser must revalidate.
 const REVALIDATE = 'no-cache';
@@ -51,6 +55,7 @@ export function serveSpa(build: SpaBuild): Handler {
     if (file === null && segments[0] === '_app') {
       throw new HttpError(404, 'E_NOT_FOUND', 'no such file');
     }
+    if (segments[0] === WORKER_ONLY) throw new HttpError(404, 'E_NOT_FOUND', 'no such download');
     return fileResponse(c, build.indexHtml, 'text/html; charset=utf-8', REVALIDATE);
   };
 }

@@ -48,6 +48,8 @@ const FILES: Record<string, string | Uint8Array> = {
   '_app/version.json': '{"version":"test"}\n',
   'favicon.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
   'vendor/module.mjs': 'export default 1;\n',
+  // SvelteKit's build of client/src/service-worker.ts: a classic script at the top level.
+  'service-worker.js': 'self.addEventListener("fetch", () => {});\n',
   '.env': 'SECRET=1\n',
 };
 

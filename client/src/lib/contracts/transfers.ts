@@ -1,17 +1,22 @@
 /**
  * Moving a contract's files: uploads (named in the contract's fields first, so an upload that
  * stops half-way stays listed and can be resumed by choosing the same file again), and
- * downloads into memory, into a file the person picks (streamed, where the browser can), or
- * into a Blob handed to the browser's downloads.
+ * downloads into memory, into a file the person picks (streamed, where the browser can), into
+ * the browser's downloads through the download worker (streamed), or into a Blob (small files,
+ * or no worker).
  */
 import { updateFields, type OpenedContract } from '$shared/protocol/contracts';
 import { recordAsAccount } from '$shared/protocol/audit-client';
 import { collectingSink, downloadFile, fetchManifest, uploadFile, type FileProgress } from '$shared/protocol/files';
 import type { VersionMemory } from '$shared/protocol/contracts';
+import type { FileManifest } from '$shared/crypto/manifest';
 import { DEFAULT_BLOCK_SIZE, planBlocks } from '$shared/crypto/blocks';
 import { ciphertextLength } from '$shared/crypto/chunked';
 import { fileTransport, me } from './session';
 import { withFiles } from './fields';
+import { NoticeError } from './errors';
+import { openDownloadStream } from '$lib/download-stream/page';
+import { DownloadStreamStopped } from '$lib/download-stream/port-sink';
 
 export interface FileTarget {
   contract: string;
@@ -51,13 +56,31 @@ async function recordRead(opened: OpenedContract, target: FileTarget, purpose: '
 
 /** The whole plaintext of a file, verified and decrypted in memory (for viewing and small files). */
 export async function downloadToMemory(opened: OpenedContract, target: FileTarget, onProgress: (p: FileProgress) => void, purpose: 'view' | 'download' = 'view'): Promise<Uint8Array<ArrayBuffer>> {
-  const account = me();
-  const manifest = await fetchManifest(fileTransport, account, target, opened.writers);
+  const manifest = await fetchManifest(fileTransport, me(), target, opened.writers);
+  return collect(opened, target, manifest, onProgress, purpose);
+}
+
+async function collect(opened: OpenedContract, target: FileTarget, manifest: FileManifest, onProgress: (p: FileProgress) => void, purpose: 'view' | 'download'): Promise<Uint8Array<ArrayBuffer>> {
   const collected = collectingSink();
-  await downloadFile(fileTransport, account, opened.dek, manifest, target, collected.sink, { onProgress });
+  await downloadFile(fileTransport, me(), opened.dek, manifest, target, collected.sink, { onProgress });
   await recordRead(opened, target, purpose);
   const bytes = collected.bytes();
   return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Streams the file into `writable`, which is aborted on any failure so nothing half-verified is kept. */
+async function streamInto(writable: WritableStream<Uint8Array>, opened: OpenedContract, target: FileTarget, manifest: FileManifest | null, onProgress: (p: FileProgress) => void): Promise<void> {
+  try {
+    const account = me();
+    manifest ??= await fetchManifest(fileTransport, account, target, opened.writers);
+    await downloadFile(fileTransport, account, opened.dek, manifest, target, writable, { onProgress });
+  } catch (e) {
+    // pipeTo aborts the sink on a refusal; a failure before it started must discard the file too.
+    await writable.abort(e).catch(() => {});
+    if (e instanceof DownloadStreamStopped) throw new NoticeError(e.reason === 'cancelled' ? 'contracts.download.stopped' : 'contracts.download.notStarted');
+    throw e;
+  }
+  await recordRead(opened, target, 'download');
 }
 
 type SaveFilePicker = (options: { suggestedName?: string }) => Promise<{ createWritable(): Promise<WritableStream<Uint8Array>> }>;
@@ -68,9 +91,17 @@ function savePicker(): SaveFilePicker | null {
 }
 
 /**
- * Saves a file where the person chooses. With the File System Access API the decrypted stream
- * goes straight into the file (a failed check aborts the write, so nothing half-verified is
- * kept); otherwise the file is collected in memory and handed over as a Blob download.
+ * Files up to this size go through memory when there is no save picker: a Blob download always
+ * works, and one block's worth of memory is nothing to save.
+ */
+const IN_MEMORY_MAX = 4 * 1024 * 1024;
+
+/**
+ * Saves a file where the person chooses, streamed so that no file is ever held whole: with the
+ * File System Access API straight into the chosen file; otherwise as a browser download fed by
+ * the download worker (lib/download-stream). A refusal part-way fails the write or the download,
+ * so nothing half-verified is kept as complete. Without either (no worker in private windows,
+ * say), and for small files, the file is collected in memory and handed over as a Blob.
  * Returns false when the person cancelled the picker.
  */
 export async function saveFile(opened: OpenedContract, target: FileTarget, name: string, type: string, onProgress: (p: FileProgress) => void): Promise<boolean> {
@@ -84,19 +115,17 @@ export async function saveFile(opened: OpenedContract, target: FileTarget, name:
       if (e instanceof DOMException && e.name === 'AbortError') return false;
       throw e;
     }
-    try {
-      const account = me();
-      const manifest = await fetchManifest(fileTransport, account, target, opened.writers);
-      await downloadFile(fileTransport, account, opened.dek, manifest, target, writable, { onProgress });
-      await recordRead(opened, target, 'download');
-    } catch (e) {
-      // pipeTo aborts the sink on a refusal; a failure before it started must discard the file too.
-      await writable.abort(e).catch(() => {});
-      throw e;
-    }
+    await streamInto(writable, opened, target, null, onProgress);
     return true;
   }
-  const bytes = await downloadToMemory(opened, target, onProgress, 'download');
+  // The manifest first: a refused one never leaves a failed download in the browser's list.
+  const manifest = await fetchManifest(fileTransport, me(), target, opened.writers);
+  const stream = manifest.plaintextLength > IN_MEMORY_MAX ? await openDownloadStream({ name, size: manifest.plaintextLength, type }) : null;
+  if (stream) {
+    await streamInto(stream, opened, target, manifest, onProgress);
+    return true;
+  }
+  const bytes = await collect(opened, target, manifest, onProgress, 'download');
   const url = URL.createObjectURL(new Blob([bytes], { type: type || 'application/octet-stream' }));
   try {
     const a = document.createElement('a');
