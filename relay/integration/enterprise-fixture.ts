@@ -12,13 +12,15 @@ import { certifyAccount, establishEnterpriseCa, openEnterpriseCaKey } from '../.
 import { fetchTransport, type RelayTransport } from '../../shared/protocol/relay-transport';
 import { AccountProfileSchema } from '../../shared/schemas/directory';
 import { createLogger } from '../common/observability';
-import { startRelay, type RunningRelay } from '../server';
+import { startRelay, type RunningRelay, type StartRelayOptions } from '../server';
 import { caFetch } from './https-client';
 
 export const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(password, salt, params);
 
 export interface Enterprise {
   relay: RunningRelay;
+  /** the relay's data folder (removed by close()) */
+  dataDir: string;
   transport: RelayTransport;
   sys: RegisteredAccount;
   sec: RegisteredAccount;
@@ -32,11 +34,14 @@ export interface Enterprise {
   close(): Promise<void>;
 }
 
-export async function startEnterprise(name = '示例科技 Example Tech'): Promise<Enterprise> {
+/** What a caller may change about the relay (a bench: its own page, a wrapped service, loopback only, logs on stderr). */
+export type EnterpriseRelayOptions = Pick<StartRelayOptions, 'spaDir' | 'serviceFactories' | 'host' | 'logger'>;
+
+export async function startEnterprise(name = '示例科技 Example Tech', relayOptions: EnterpriseRelayOptions = {}): Promise<Enterprise> {
   // Test accounts unlock far more often in a minute than people do.
   process.env.SEALVAULT_ESCROW_CALLS_PER_MINUTE = '1000';
   const dataDir = mkdtempSync(join(tmpdir(), 'sealvault-enterprise-'));
-  const relay = await startRelay({ dataDir, port: 0, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: join(dataDir, 'no-client') });
+  const relay = await startRelay({ dataDir, port: 0, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: join(dataDir, 'no-client'), ...relayOptions });
   const fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
   const transport = fetchTransport(relay.url.replace(/\/$/, ''), (url, init) => fetcher(url, init as never));
   const call = (method: 'GET' | 'POST', path: string, body?: unknown, session?: string) => transport.request(method, path, body, session) as Promise<any>;
@@ -61,6 +66,7 @@ export async function startEnterprise(name = '示例科技 Example Tech'): Promi
 
   return {
     relay,
+    dataDir,
     transport,
     sys,
     sec,
