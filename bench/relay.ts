@@ -32,6 +32,7 @@ import { ciphertextLength } from '../shared/crypto/chunked';
 import { buildManifest, signManifest } from '../shared/crypto/manifest';
 import { generateSigningKeyPair } from '../shared/crypto/statements';
 import { signToken } from '../shared/formats/token';
+import { dropBlobs } from './lib/stores';
 
 const MiB = 1024 * 1024;
 const PLAINTEXT = positiveInt('BENCH_MIB', 1024) * MiB;
@@ -270,21 +271,6 @@ class Source {
   }
 }
 
-/**
- * Deletes the blobs the rounds stored (the bench owns the data folder; the API has no delete).
- * The plain route replaces its one blob each round, so its writes land in page-cache memory
- * that was used before; without this, every block round would write into memory never touched
- * before, which on a VM like this one costs a page fault in the host per page, and the block
- * path would pay for it alone. The database keeps the rows; nothing reads those files again.
- */
-function dropBlobs(dataDir: string): void {
-  const stores = join(dataDir, 'vault', 'stores');
-  for (const store of readdirSync(stores)) {
-    const blobs = join(stores, store, 'blobs');
-    for (const shard of readdirSync(blobs)) rmSync(join(blobs, shard), { recursive: true, force: true });
-  }
-}
-
 async function pool(count: number, workers: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -467,7 +453,7 @@ async function main(): Promise<void> {
       series.plainDown.push(pd.mbps);
       series.down.push(bd.mbps);
       peak = Math.max(peak, pu.rss, bu.rss, pd.rss, bd.rss);
-      dropBlobs(relay.dataDir);
+      dropBlobs(join(relay.dataDir, 'vault'));
       series.upRatio.push(bu.mbps / pu.mbps);
       series.downRatio.push(bd.mbps / pd.mbps);
       log(`round ${round} ratios: upload ${(bu.mbps / pu.mbps).toFixed(3)}, download ${(bd.mbps / pd.mbps).toFixed(3)}`);

@@ -12,7 +12,7 @@ import { certifyAccount, establishEnterpriseCa, openEnterpriseCaKey } from '../.
 import { fetchTransport, type RelayTransport } from '../../shared/protocol/relay-transport';
 import { AccountProfileSchema } from '../../shared/schemas/directory';
 import { createLogger } from '../common/observability';
-import { startRelay, type RunningRelay } from '../server';
+import { startRelay, type RunningRelay, type StartRelayOptions } from '../server';
 import { caFetch } from './https-client';
 
 export const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(password, salt, params);
@@ -37,13 +37,15 @@ export interface Enterprise {
 
 export const employeePassword = (username: string) => `${username} password for tests 9`;
 
-/** `spaDir`: the built app to serve (end-to-end tests); by default none. */
-export async function startEnterprise(name = '示例科技 Example Tech', options: { spaDir?: string } = {}): Promise<Enterprise> {
+/** What a caller may change about the relay (the built app to serve for end-to-end tests; a bench: a wrapped service, loopback only, logs on stderr). */
+export type EnterpriseRelayOptions = Pick<StartRelayOptions, 'spaDir' | 'serviceFactories' | 'host' | 'logger'>;
+
+export async function startEnterprise(name = '示例科技 Example Tech', relayOptions: EnterpriseRelayOptions = {}): Promise<Enterprise> {
   // Test accounts unlock far more often in a minute than people do.
   process.env.SEALVAULT_ESCROW_CALLS_PER_MINUTE = '1000';
   const dataDir = mkdtempSync(join(tmpdir(), 'sealvault-enterprise-'));
   const start = (port: number) =>
-    startRelay({ dataDir, port, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: options.spaDir ?? join(dataDir, 'no-client') });
+    startRelay({ dataDir, port, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: join(dataDir, 'no-client'), ...relayOptions });
   let relay = await start(0);
   const fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
   const transport = fetchTransport(relay.url.replace(/\/$/, ''), (url, init) => fetcher(url, init as never));

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDek } from '../../shared/crypto/contract-keys';
 import { buildManifest, signManifest } from '../../shared/crypto/manifest';
 import type { RegisteredAccount } from '../../shared/protocol/account';
-import { collectingSink, downloadFile, fetchManifest, uploadFile, type FileTransport } from '../../shared/protocol/files';
+import { collectingSink, downloadFile, fetchManifest, uploadFile, UPLOADS_IN_FLIGHT, type FileTransport } from '../../shared/protocol/files';
 import { RelayApiError } from '../../shared/protocol/relay-transport';
 import { createSpace, grantAccess, verifiedWriters } from '../../shared/protocol/spaces';
 import { codeOf } from '../../shared/test-support/outcome';
@@ -117,6 +117,40 @@ describe('contract files in the browser protocol', () => {
     expect(resumedPuts).toBe(manifest.blocks.length - 2);
     const out = collectingSink();
     await downloadFile(transport, viewer, dek, await fetchManifest(transport, viewer, again, await verifiedWriters(transport, viewer, e.caPem, space)), again, out.sink);
+    expect(Buffer.from(out.bytes()).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('keeps several block uploads going at once, and leaves none running after a failure', async () => {
+    const data = pseudoRandom(9 * MiB, 31);
+    let active = 0;
+    let most = 0;
+    const slow = (failAt?: number): FileTransport => {
+      let puts = 0;
+      return {
+        ...rewriting({}),
+        putBytes: async (path, bytes, session) => {
+          const n = ++puts;
+          most = Math.max(most, ++active);
+          try {
+            await new Promise((r) => setTimeout(r, 200));
+            if (n === failAt) throw new RelayApiError(400, 'E_TEST_CUT', 'connection lost (test)');
+            return await (e.transport as FileTransport).putBytes(path, bytes, session);
+          } finally {
+            active--;
+          }
+        },
+      };
+    };
+    await expect(uploadFile(slow(3), editor, dek, new Blob([data]), { ...target, file: 'f-parallel-cut' }, { blockSize: MiB })).rejects.toThrow('connection lost');
+    expect(active).toBe(0);
+    most = 0;
+    const parallel = { ...target, file: 'f-parallel' };
+    const manifest = await uploadFile(slow(), editor, dek, new Blob([data]), parallel, { blockSize: MiB });
+    expect(manifest.blocks.length).toBe(10);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(UPLOADS_IN_FLIGHT);
+    const out = collectingSink();
+    await downloadFile(transport, viewer, dek, await fetchManifest(transport, viewer, parallel, await verifiedWriters(transport, viewer, e.caPem, space)), parallel, out.sink);
     expect(Buffer.from(out.bytes()).equals(Buffer.from(data))).toBe(true);
   });
 

@@ -3,7 +3,7 @@
  * stream, cut into blocks, sign the manifest; then fetch blocks back, verify, and decrypt.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { blockRange, blockStores, createBlockCutter, planBlocks, type CutBlock } from './blocks';
+import { BlockBufferPool, blockRange, blockStores, createBlockCutter, planBlocks, type CutBlock } from './blocks';
 import { ciphertextLength, createDecryptStream, createEncryptStream, fileContext, HEADER_SIZE } from './chunked';
 import { generateDek } from './contract-keys';
 import { toBase64url } from './encoding';
@@ -164,5 +164,39 @@ describe('file upload and download through a hostile relay', () => {
   it('errors a block cutter fed more or fewer bytes than announced', async () => {
     await expect(pipeThrough(createBlockCutter(100) as unknown as TransformStream<Uint8Array, Uint8Array>, new Uint8Array(99))).rejects.toThrow(/E_TRUNCATED/);
     await expect(pipeThrough(createBlockCutter(100) as unknown as TransformStream<Uint8Array, Uint8Array>, new Uint8Array(101))).rejects.toThrow(/E_LIMIT/);
+  });
+
+  it('cuts the same blocks into reused buffers when the consumer gives each one back', async () => {
+    const ciphertext = crypto.getRandomValues(new Uint8Array(10 * 1000 + 7));
+    const cut = async (pool?: BlockBufferPool) => {
+      const reader = new Blob([ciphertext]).stream().pipeThrough(createBlockCutter(ciphertext.length, 1000, pool)).getReader();
+      const out: { bytes: Uint8Array; sha256: Uint8Array; buffer: ArrayBufferLike }[] = [];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        out.push({ bytes: value.bytes.slice(), sha256: value.sha256, buffer: value.bytes.buffer });
+        pool?.give(value.bytes);
+      }
+      return out;
+    };
+    const plain = await cut();
+    const pooled = await cut(new BlockBufferPool());
+    expect(pooled.map((b) => [b.bytes, b.sha256])).toEqual(plain.map((b) => [b.bytes, b.sha256]));
+    expect(pooled.length).toBe(11);
+    // Fewer distinct buffers than blocks: given-back buffers were filled again (the short last block included).
+    expect(new Set(pooled.map((b) => b.buffer)).size).toBeLessThan(4);
+  });
+
+  it('hands out a fresh buffer when no spare one is big enough, and keeps a bounded number', () => {
+    const pool = new BlockBufferPool(2);
+    const a = pool.take(10);
+    pool.give(a);
+    expect(pool.take(20).buffer).not.toBe(a.buffer);
+    const b = pool.take(5);
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.length).toBe(5);
+    for (const x of [new Uint8Array(8), new Uint8Array(8), new Uint8Array(8)]) pool.give(x);
+    const kept = new Set([pool.take(8).buffer, pool.take(8).buffer, pool.take(8).buffer]);
+    expect(kept.size).toBe(3); // two spares, then a new one
   });
 });

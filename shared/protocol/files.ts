@@ -2,16 +2,17 @@
  * Contract files in the browser (DESIGN.md sections 5 and 6): a file is encrypted with the
  * chunked format under its contract's DEK, cut into storage blocks, described by a manifest the
  * uploader signs, and uploaded block by block; any block the relay already holds is skipped, so
- * an upload resumes after a reload or a relay restart. Memory stays at about one block, whatever
+ * an upload resumes after a reload or a relay restart. Memory stays at a few blocks, whatever
  * the file's size: the file is read as a stream (File/Blob.stream()) twice, once to hash the
- * blocks for the manifest, once to send them.
+ * blocks for the manifest, once to send them (up to UPLOADS_IN_FLIGHT blocks at a time, so the
+ * next blocks are encrypted while the relay stores the last ones). Block buffers are reused.
  *
  * Downloading trusts nothing from the relay: the manifest must be signed by an account the
  * caller allows to write this contract and name exactly this contract, file and version; every
  * block is checked against it before decryption; the decrypted stream errors on any failure and
  * its consumer must discard what it wrote (docs/FORMATS.md section 5).
  */
-import { createBlockCutter, DEFAULT_BLOCK_SIZE, planBlocks } from '../crypto/blocks';
+import { BlockBufferPool, createBlockCutter, DEFAULT_BLOCK_SIZE, planBlocks } from '../crypto/blocks';
 import { ciphertextLength, createDecryptStream, createEncryptStream, fileContext } from '../crypto/chunked';
 import { equalBytes } from '../crypto/bytes';
 import { fromBase64url } from '../crypto/encoding';
@@ -32,21 +33,36 @@ export interface FileProgress {
 
 const filePath = (t: ManifestTarget) => `/api/vault/files/${encodeURIComponent(t.file)}/versions/${t.version}`;
 
+/** Block uploads in flight at once: enough to keep encrypting while the relay stores a block. */
+export const UPLOADS_IN_FLIGHT = 2;
+
+/**
+ * Encrypts `blob` and hands its blocks to `onBlock` one at a time, in order. Block buffers come
+ * from `pool`: `onBlock` (or what it starts) gives each block's bytes back when nothing reads
+ * them any more.
+ */
 async function cutBlocks(
   dek: CryptoKey,
   blob: Blob,
   target: ManifestTarget,
   blockSize: number,
   salt: Uint8Array | undefined,
+  pool: BlockBufferPool,
   onBlock: (block: { index: number; bytes: Uint8Array; sha256: Uint8Array }) => Promise<void>,
 ): Promise<{ salt: Uint8Array; commitment: Uint8Array }> {
   const enc = await createEncryptStream(dek, { context: fileContext(target.contract, target.file), ...(salt ? { reencryptSalt: salt } : {}) });
-  const blocks = blob.stream().pipeThrough(enc.stream).pipeThrough(createBlockCutter(ciphertextLength(blob.size), blockSize));
+  const blocks = blob.stream().pipeThrough(enc.stream).pipeThrough(createBlockCutter(ciphertextLength(blob.size), blockSize, pool));
   const reader = blocks.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    await onBlock(value);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await onBlock(value);
+    }
+  } catch (e) {
+    // Stop reading and encrypting the rest of the file.
+    await reader.cancel(e).catch(() => {});
+    throw e;
   }
   return { salt: enc.salt, commitment: enc.commitment };
 }
@@ -64,9 +80,11 @@ export async function prepareManifest(
   const blockSize = planBlocks(total, options.blockSize ?? DEFAULT_BLOCK_SIZE).blockSize;
   const hashes: Uint8Array[] = [];
   let done = 0;
-  const { salt, commitment } = await cutBlocks(dek, blob, target, blockSize, undefined, async (b) => {
+  const pool = new BlockBufferPool();
+  const { salt, commitment } = await cutBlocks(dek, blob, target, blockSize, undefined, pool, async (b) => {
     hashes.push(b.sha256);
     done += b.bytes.length;
+    pool.give(b.bytes); // only its hash is kept
     options.onProgress?.({ done, total, phase: 'hashing' });
   });
   const manifest = buildManifest({ ...target, uploader: me.account, salt, commitment, plaintextLength: blob.size, blockSize, blockHashes: hashes });
@@ -110,14 +128,40 @@ export async function uploadFile(
   let done = total - status.missing.reduce((sum, i) => sum + blockLength(manifest, i), 0);
   options.onProgress?.({ done, total, phase: 'uploading' });
   if (missing.size > 0) {
-    await cutBlocks(dek, blob, target, manifest.blockSize, fromBase64url(manifest.salt), async (b) => {
-      options.signal?.throwIfAborted();
-      if (!equalBytes(b.sha256, fromBase64url(manifest.blocks[b.index]!))) fail('E_CONTEXT', 'the file changed since its upload began: start a new version');
-      if (!missing.has(b.index)) return;
-      await withRetry(() => transport.putBytes(`${filePath(target)}/blocks/${b.index}`, b.bytes, me.session), 4);
-      done += b.bytes.length;
-      options.onProgress?.({ done, total, phase: 'uploading' });
-    });
+    const pool = new BlockBufferPool(UPLOADS_IN_FLIGHT + 3);
+    // Block uploads in flight; none of them rejects: the first failure is kept in `stop` and ends the upload.
+    const inFlight = new Set<Promise<void>>();
+    const stop: { failed: boolean; error?: unknown } = { failed: false };
+    try {
+      await cutBlocks(dek, blob, target, manifest.blockSize, fromBase64url(manifest.salt), pool, async (b) => {
+        options.signal?.throwIfAborted();
+        if (stop.failed) throw stop.error;
+        // Checked before the block can leave: a block that differs from its signed hash never does.
+        if (!equalBytes(b.sha256, fromBase64url(manifest.blocks[b.index]!))) fail('E_CONTEXT', 'the file changed since its upload began: start a new version');
+        if (!missing.has(b.index)) return pool.give(b.bytes);
+        const upload = withRetry(() => transport.putBytes(`${filePath(target)}/blocks/${b.index}`, b.bytes, me.session), 4)
+          .then(() => {
+            // Sent and stored, retries included: nothing reads these bytes any more.
+            pool.give(b.bytes);
+            done += b.bytes.length;
+            options.onProgress?.({ done, total, phase: 'uploading' });
+          })
+          .catch((error: unknown) => {
+            if (!stop.failed) {
+              stop.failed = true;
+              stop.error = error;
+            }
+          })
+          .finally(() => inFlight.delete(upload));
+        inFlight.add(upload);
+        while (inFlight.size >= UPLOADS_IN_FLIGHT && !stop.failed) await Promise.race(inFlight);
+        if (stop.failed) throw stop.error;
+      });
+    } finally {
+      // No upload keeps running behind an error, or behind the commit.
+      await Promise.all(inFlight);
+    }
+    if (stop.failed) throw stop.error;
   }
   parseAnswer(CommitResponseSchema, await transport.request('POST', `${filePath(target)}/commit`, {}, me.session), 'commit');
   return manifest;
