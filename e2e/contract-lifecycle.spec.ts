@@ -80,6 +80,31 @@ test('file versions, access, activity, and a deletion that takes two people', as
     await expect(activity).toContainText('Uploaded lease.bin (version 2)');
   });
 
+  await test.step('the versions seen are kept sealed in IndexedDB for the next sign-in', async () => {
+    const contract = contractPath.split('/')[3]!;
+    await expect
+      .poll(() => eddie.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? '')), { timeout: 10_000 })
+      .toContainEqual(expect.stringMatching(/^sealvault-versions-/));
+    const stored = await eddie.evaluate(async () => {
+      const name = (await indexedDB.databases()).map((d) => d.name ?? '').find((n) => n.startsWith('sealvault-versions-'))!;
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open(name);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const value = await new Promise<unknown>((resolve, reject) => {
+        const r = db.transaction('memory').objectStore('memory').get('versions');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      db.close();
+      return JSON.stringify(value ?? null);
+    });
+    expect(stored).toContain('"ct"');
+    expect(stored).not.toContain(contract);
+    expect(stored).not.toContain(space);
+  });
+
   const reason = 'Lease ended early; 租约提前终止';
   await test.step('the editor asks for deletion and cannot approve it', async () => {
     await eddie.getByTestId('deletion-ask').click();

@@ -7,6 +7,7 @@ import { SessionResponse, type AccountProfile, MeResponse } from '$shared/schema
 import { parseAnswer, type UnlockedAccount } from '$shared/protocol/account';
 import { RelayApiError } from '$shared/protocol/relay-transport';
 import { VersionMemory } from '$shared/protocol/version-memory';
+import { keepVersions } from './version-store';
 import { transport } from '../relay';
 import { site } from './site.svelte';
 
@@ -21,7 +22,7 @@ const memories = new Map<string, VersionMemory>();
 
 /**
  * The rollback memory of `account` for this tab (space key versions, contract records and
- * files). Kept in memory only: it survives navigation and signing out and in again, not a reload.
+ * files), sealed in IndexedDB after each change so it also survives a reload (version-store.ts).
  */
 export function versionMemory(account: string): VersionMemory {
   let memory = memories.get(account);
@@ -51,7 +52,10 @@ class Vault {
   }
 
   async open(account: UnlockedAccount): Promise<void> {
-    this.unlocked = { ...account, seen: versionMemory(account.account) };
+    const memory = versionMemory(account.account);
+    // Once per account and tab: what earlier sessions saw, so a reload does not forget it.
+    if (!memory.onChange) await keepVersions(memory, account.account, account.localIndexKey);
+    this.unlocked = { ...account, seen: memory };
     this.lockReason = null;
     this.lastActivity = Date.now();
     this.watch();
