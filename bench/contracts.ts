@@ -22,7 +22,7 @@
  * /usr/bin/chromium). TMPDIR chooses where the relay's data folder (block stores included) lives:
  * it needs about 3 GiB free per GiB of file (blobs are deleted after each round).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,7 @@ import { CdpBrowser, type CdpPage } from './lib/cdp';
 import { findChromium, UsageError } from './lib/chromium';
 import { dropBlobs } from './lib/stores';
 import { median } from './lib/suite';
+import { cpuSeconds, describeThreads, threadCpu } from './lib/proc';
 import { benchVault } from './relay-fakes';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -120,41 +121,6 @@ function resetPeak(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds by thread name (threads of one name added up). */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-      const name = task === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
-
-function threadDelta(before: Map<string, number>, after: Map<string, number>, gb: number): string {
-  return [...after]
-    .map(([name, v]) => [name, (v - (before.get(name) ?? 0)) / gb] as const)
-    .filter(([, v]) => v >= 0.05)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, v]) => `${name} ${v.toFixed(2)}`)
-    .join(', ');
 }
 
 interface ChromiumProcesses {
@@ -315,7 +281,7 @@ async function main(): Promise<void> {
         writeFileSync(join(PROFILE_DIR, 'passes.cpuprofile'), JSON.stringify(profile));
       }
       const rate = (ms: number) => `${(p.bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
-      log(`page passes alone: read the Blob ${rate(p.readMs)}, encrypt ${rate(p.encryptMs)}, encrypt + cut + hash blocks (prepareManifest) ${rate(p.manifestMs)}; tab CPU ${((cpuSeconds(procs.renderer) - cpu0) / (SIZE / 1e9)).toFixed(2)} s/GB (${threadDelta(threads0, threadCpu(procs.renderer), SIZE / 1e9)})`);
+      log(`page passes alone: read the Blob ${rate(p.readMs)}, encrypt ${rate(p.encryptMs)}, encrypt + cut + hash blocks (prepareManifest) ${rate(p.manifestMs)}; tab CPU ${((cpuSeconds(procs.renderer) - cpu0) / (SIZE / 1e9)).toFixed(2)} s/GB (${describeThreads(threads0, threadCpu(procs.renderer), SIZE / 1e9)})`);
     }
     const sampler = new MemorySampler(procs.renderer, page);
     const collectGarbage = async () => {
@@ -365,8 +331,8 @@ async function main(): Promise<void> {
       log(`${label}: ${mbps.toFixed(1)} MB/s (${(r.ms / 1000).toFixed(2)} s${passes}); tab RSS peak ${signed(peaks.rss - baseline)} MiB, JS heap + ArrayBuffers peak ${signed(heapGrowth)} MiB`);
       if (r.blocks) log(`  block requests: ${r.blocks.count}, median ${r.blocks.median.toFixed(0)} ms, 90th percentile ${r.blocks.p90.toFixed(0)} ms (call to answer)`);
       log(`  CPU s/GB: Chromium ${chromiumCpu}; relay+bench process ${((cpuSeconds(process.pid) - own0) / gb).toFixed(2)}`);
-      log(`  tab threads: ${threadDelta(renderer0, threadCpu(procs.renderer), gb)}`);
-      log(`  relay threads: ${threadDelta(relay0, threadCpu(process.pid), gb)}`);
+      log(`  tab threads: ${describeThreads(renderer0, threadCpu(procs.renderer), gb)}`);
+      log(`  relay threads: ${describeThreads(relay0, threadCpu(process.pid), gb)}`);
       return mbps;
     };
 

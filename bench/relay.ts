@@ -20,7 +20,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ import { buildManifest, signManifest } from '../shared/crypto/manifest';
 import { generateSigningKeyPair } from '../shared/crypto/statements';
 import { signToken } from '../shared/formats/token';
 import { dropBlobs } from './lib/stores';
+import { cpuSeconds, describeThreads, threadCpu } from './lib/proc';
 
 const MiB = 1024 * 1024;
 const PLAINTEXT = positiveInt('BENCH_MIB', 1024) * MiB;
@@ -102,42 +103,6 @@ function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
   return kb / 1024;
-}
-
-/** CPU seconds (user + system, all threads) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of stat (utime, stime), counted from the state field (3), in clock ticks.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/**
- * CPU seconds per thread: the main thread is reported as "event loop"; on Node 20 libuv's pool,
- * V8's helper threads and the vault's hash worker are all named "node".
- */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-      const name = task === String(pid) ? 'event loop' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
-
-function describeThreads(before: Map<string, number>, after: Map<string, number>, gb: number): string {
-  return [...after]
-    .map(([name, v]) => [name, (v - (before.get(name) ?? 0)) / gb] as const)
-    .filter(([, v]) => v >= 0.05)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, v]) => `${name} ${v.toFixed(2)}`)
-    .join(', ');
 }
 
 class RssSampler {
@@ -371,14 +336,14 @@ async function smallGets(client: Client, seconds: number): Promise<number> {
 async function timed(label: string, bytes: number, sampler: RssSampler, baseline: number, fn: () => Promise<void>): Promise<{ mbps: number; rss: number }> {
   sampler.start();
   const cpu0 = cpuSeconds(sampler.pid);
-  const threads0 = threadCpu(sampler.pid);
+  const threads0 = threadCpu(sampler.pid, 'event loop');
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
   const seconds = (performance.now() - t0) / 1000;
   const peak = sampler.stop();
   const relayCpu = cpuSeconds(sampler.pid) - cpu0;
-  const threads = describeThreads(threads0, threadCpu(sampler.pid), bytes / 1e9);
+  const threads = describeThreads(threads0, threadCpu(sampler.pid, 'event loop'), bytes / 1e9);
   const own = process.cpuUsage(own0);
   const clientCpu = (own.user + own.system) / 1e6;
   const mbps = bytes / 1e6 / seconds;
