@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { createSpace, grantAccess } from '../shared/protocol/spaces';
 import { employeePassword, startEnterprise, type Enterprise } from '../relay/integration/enterprise-fixture';
-import { patternBytes, signIn } from './support/people';
+import { followInApp, patternBytes, signIn } from './support/people';
 
 const SPA = fileURLToPath(new URL('../client/build', import.meta.url));
 
@@ -126,12 +126,7 @@ test('file versions, access, activity, and a deletion that takes two people', as
     // The editor's page, opened again, says the contract was deleted.
     await openSpace(eddie, 'Leases');
     await expect(eddie.getByTestId('contract-row')).toHaveCount(0);
-    await eddie.evaluate((href) => {
-      const a = document.createElement('a');
-      a.href = href;
-      document.body.append(a);
-      a.click();
-    }, contractPath);
+    await followInApp(eddie, contractPath);
     await expect(eddie.getByRole('alert')).toContainText('This contract was deleted');
   });
 });

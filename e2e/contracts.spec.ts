@@ -21,7 +21,7 @@ import { createSpace, grantAccess } from '../shared/protocol/spaces';
 import { fetchTransport } from '../shared/protocol/relay-transport';
 import { AccountProfileSchema, EnterpriseResponse } from '../shared/schemas/directory';
 import { caFetch } from '../relay/integration/https-client';
-import { patternBytes, signIn } from './support/people';
+import { followInApp, patternBytes, signIn } from './support/people';
 import { E2E_MARKERS } from './support/markers';
 
 const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(password, salt, params);
@@ -64,18 +64,6 @@ function twoPagePdf(padding = 0): Buffer {
 }
 
 const person = (browser: Browser, username: string): Promise<Page> => signIn(browser, String(test.info().project.use.baseURL), username, password(username));
-
-/** Follows a link inside the app, as a bookmark clicked in the same tab would (a reload drops the keys). */
-async function followInApp(page: Page, path: string): Promise<void> {
-  await page.evaluate((href) => {
-    const a = document.createElement('a');
-    a.href = href;
-    document.body.append(a);
-    a.click();
-    a.remove();
-  }, path);
-  await page.waitForURL((url) => url.pathname === path);
-}
 
 test('a space manager shares a contract with a PDF and an annex; a colleague finds, views and loses it', async ({ browser }) => {
   test.setTimeout(300_000);

@@ -27,3 +27,15 @@ export function patternBytes(length: number, seed: number): Buffer {
   }
   return bytes;
 }
+
+/** Follows a link inside the app, as a bookmark clicked in the same tab would (a reload drops the keys). */
+export async function followInApp(page: Page, path: string): Promise<void> {
+  await page.evaluate((href) => {
+    const a = document.createElement('a');
+    a.href = href;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }, path);
+  await page.waitForURL((url) => url.pathname === path);
+}
