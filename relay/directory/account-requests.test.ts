@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnterpriseCa } from '../../shared/pki/enterprise-ca';
-import { AccountRequestListResponse, AccountRequestSchema, PublicKeysResponse } from '../../shared/schemas/directory';
+import { AccountRequestListResponse, AccountRequestSchema, PublicKeysResponse, RevocationsResponse } from '../../shared/schemas/directory';
+import { parseCertificate } from '../../shared/pki/x509';
 import { openDatabase } from '../common/db';
 import { insertAccount } from './accounts-store';
 import { DIRECTORY_MIGRATIONS } from './migrations';
@@ -65,6 +66,16 @@ describe('directory: profile change requests', () => {
     expect(await code(await h.post(`/accounts/${emp.account}/certificate`, { certificate: old }, admins['security-admin'].session))).toEqual([400, 'E_CERTIFICATE']);
     await certify(e, ca, emp.account);
     expect(await keysOf(emp.account)).toMatchObject({ certified: true, revoked: false });
+
+    // The revoked serial stays on the list after the new certificate replaced it: a PDF signed
+    // with the old one must still show as signed with a revoked certificate.
+    const revocations = async (session?: string) => h.get('/revocations', session);
+    expect((await revocations()).status).toBe(401);
+    const list = RevocationsResponse.parse(await json(await revocations(emp.session))).revocations;
+    const oldSerial = parseCertificate(old, 'old').serialNumber.toLowerCase();
+    expect(list.filter((r) => r.serial === oldSerial)).toEqual([{ serial: oldSerial, revokedAt: expect.any(Number), reason: 'profile-changed' }]);
+    const current = parseCertificate((await keysOf(emp.account)).certificate!, 'new').serialNumber.toLowerCase();
+    expect(list.some((r) => r.serial === current)).toBe(false);
   });
 
   it('changes the employee number, unique across accounts and pending requests', async () => {

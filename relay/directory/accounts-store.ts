@@ -159,6 +159,9 @@ export function revokeCertificate(db: Db, id: string, reason: RevocationReason, 
   const row = mustGetAccount(db, id);
   if (row.certified_at === null || row.certificate_revoked_at !== null) return undefined;
   db.prepare('UPDATE accounts SET certificate_revoked_at = ?, certificate_revoked_reason = ?, certificate_revoked_by = ?, updated_at = ? WHERE id = ?').run(now, reason, by, now, id);
+  if (row.certificate_serial !== null) {
+    db.prepare('INSERT OR IGNORE INTO certificate_revocations (serial, account, revoked_at, reason, revoked_by) VALUES (?, ?, ?, ?, ?)').run(row.certificate_serial, id, now, reason, by);
+  }
   return { serial: row.certificate_serial };
 }
 
@@ -248,4 +251,15 @@ export function insertDepartment(db: Db, d: { id: string; name: string; createdB
   } catch (e) {
     conflictFromSqlite(e, { 'departments.name': 'a department with that name exists' });
   }
+}
+
+export interface RevocationRow {
+  serial: string;
+  revoked_at: number;
+  reason: string;
+}
+
+/** Every employee certificate ever revoked, oldest first: what a PDF signature verifier needs. */
+export function listRevocations(db: Db): RevocationRow[] {
+  return db.prepare('SELECT serial, revoked_at, reason FROM certificate_revocations ORDER BY revoked_at, serial').all() as RevocationRow[];
 }

@@ -112,6 +112,7 @@ describe('directory: setup, registration, login, session, ticket', () => {
         'GET /accounts/{id}/history',
         'GET /enterprise',
         'PUT /enterprise/ca',
+        'GET /revocations',
         'GET /policy',
         'PUT /policy',
         'POST /account-requests',

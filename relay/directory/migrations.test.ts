@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../common/db';
-import { getAccount, insertAccount, isCertified } from './accounts-store';
+import { getAccount, insertAccount, isCertified, listRevocations } from './accounts-store';
 import { DIRECTORY_MIGRATIONS } from './migrations';
 
 describe('directory migrations', () => {
@@ -16,13 +16,27 @@ describe('directory migrations', () => {
     v1.close();
 
     const db = openDatabase(file, DIRECTORY_MIGRATIONS);
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     const row = getAccount(db, 'a1')!;
     expect(row).toMatchObject({ legal_name: 'A', certificate_serial: null, certificate_revoked_at: null, recovery_key: null });
     expect(isCertified(row)).toBe(true);
     // A session from before the column has no origin, so it never counts as fresh.
     expect(db.prepare(`SELECT via FROM sessions WHERE id = 's1'`).get()).toEqual({ via: null });
     expect(db.prepare(`SELECT count(*) AS n FROM account_requests`).get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('carries revocations made before version 3 into the list, which then refuses edits', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sealvault-dir-mig-')), 'directory.sqlite');
+    const v2 = openDatabase(file, DIRECTORY_MIGRATIONS.filter((m) => m.version <= 2));
+    insertAccount(v2, { id: 'a1', username: 'a1', legalName: 'A', employeeNumber: 'A1', department: null, contact: 'c', createdBy: 'setup', approvedBy: 'setup', roles: ['employee'], now: 1 });
+    v2.prepare(`UPDATE accounts SET certificate = 'pem', certificate_serial = '0abc', certified_by = 'x', certified_at = 2, certificate_revoked_at = 5, certificate_revoked_reason = 'account-disabled', certificate_revoked_by = 'sec' WHERE id = 'a1'`).run();
+    v2.close();
+
+    const db = openDatabase(file, DIRECTORY_MIGRATIONS);
+    expect(listRevocations(db)).toEqual([{ serial: '0abc', revoked_at: 5, reason: 'account-disabled' }]);
+    expect(() => db.prepare(`DELETE FROM certificate_revocations`).run()).toThrow(/E_REVOCATION_FIXED/);
+    expect(() => db.prepare(`UPDATE certificate_revocations SET reason = 'x'`).run()).toThrow(/E_REVOCATION_FIXED/);
     db.close();
   });
 });

@@ -194,4 +194,30 @@ export const DIRECTORY_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX account_requests_one_pending ON account_requests(account, kind) WHERE status = 'pending';
     `,
   },
+  {
+    // Signing (issue 6): every revoked certificate stays on the list, so a PDF signature made
+    // with a certificate that was later replaced is still known to be revoked. The accounts row
+    // only keeps the current certificate.
+    version: 3,
+    sql: `
+      CREATE TABLE certificate_revocations (
+        serial TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        revoked_at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        revoked_by TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO certificate_revocations (serial, account, revoked_at, reason, revoked_by)
+        SELECT certificate_serial, id, certificate_revoked_at, COALESCE(certificate_revoked_reason, 'unknown'), COALESCE(certificate_revoked_by, 'unknown')
+        FROM accounts WHERE certificate_serial IS NOT NULL AND certificate_revoked_at IS NOT NULL;
+      CREATE TRIGGER certificate_revocations_no_update BEFORE UPDATE ON certificate_revocations
+      BEGIN
+        SELECT RAISE(ABORT, 'E_REVOCATION_FIXED: a revocation is never undone');
+      END;
+      CREATE TRIGGER certificate_revocations_no_delete BEFORE DELETE ON certificate_revocations
+      BEGIN
+        SELECT RAISE(ABORT, 'E_REVOCATION_FIXED: a revocation is never undone');
+      END;
+    `,
+  },
 ];

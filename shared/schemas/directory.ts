@@ -325,6 +325,14 @@ export const EnterpriseResponse = z.strictObject({
   caCertificate: CertificatePem.nullable(),
 });
 
+/**
+ * GET /revocations: every employee certificate the enterprise revoked (serial in lower-case hex,
+ * as the certificate states it). A PDF verifier marks signatures made with these as invalid.
+ */
+export const RevocationsResponse = z.strictObject({
+  revocations: z.array(z.strictObject({ serial: z.string().regex(/^[0-9a-f]{1,40}$/), revokedAt: z.number().int().nonnegative(), reason: z.string().max(64) })),
+});
+
 export const POLICY_BOUNDS = { passwordMinLength: { min: 10, max: 128 }, idleTimeoutMinutes: { min: 1, max: 480 } } as const;
 /** Security policy the browser enforces (the relay never sees a password or a screen). */
 export const PolicySchema = z.strictObject({

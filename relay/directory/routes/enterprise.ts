@@ -6,7 +6,8 @@
 import type { Hono } from 'hono';
 import { isCryptoError } from '../../../shared/crypto/errors';
 import { checkEnterpriseCaCertificate } from '../../../shared/pki/enterprise-ca';
-import { CertificateRequest, EnterpriseResponse, PolicySchema } from '../../../shared/schemas/directory';
+import { CertificateRequest, EnterpriseResponse, PolicySchema, RevocationsResponse } from '../../../shared/schemas/directory';
+import { listRevocations } from '../accounts-store';
 import { readJson } from '../../common/validate';
 import { HttpError } from '../../http/errors';
 import type { DirectoryDeps } from '../deps';
@@ -56,6 +57,11 @@ export function enterpriseRoutes(app: Hono<DirectoryEnv>, { db, api, now, ctx, s
     }
     return c.json(describe());
   });
+
+  api.add({ method: 'get', path: '/revocations', summary: 'Every revoked employee certificate (serial, time, reason), for checking signatures (session)', auth: 'session', response: RevocationsResponse });
+  app.get('/revocations', auth, (c) =>
+    c.json({ revocations: listRevocations(db).map((r) => ({ serial: r.serial.toLowerCase(), revokedAt: r.revoked_at, reason: r.reason })) }),
+  );
 
   api.add({ method: 'get', path: '/policy', summary: 'The security policy the browser enforces (no session)', auth: 'none', response: PolicySchema });
   app.get('/policy', (c) => c.json(getPolicy(db)));
