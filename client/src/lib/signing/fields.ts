@@ -1,0 +1,60 @@
+/**
+ * Fields of a signing plan as the initiator places them: fractions of the page, origin top left
+ * (docs/SIGNING.md). Pure, so the placement rules are tested without a browser.
+ */
+export const FIELD_KINDS = ['signature', 'seal', 'date', 'text'] as const;
+export type FieldKind = (typeof FIELD_KINDS)[number];
+
+export interface PlacedField {
+  id: string;
+  signer: string;
+  kind: FieldKind;
+  /** 0-based page index */
+  page: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Width as a fraction of the page, and height in points relative to width (seals are round). */
+const SIZES: Record<FieldKind, { width: number; ratio: number }> = {
+  signature: { width: 0.26, ratio: 0.32 },
+  seal: { width: 0.2, ratio: 1 },
+  date: { width: 0.2, ratio: 0.18 },
+  text: { width: 0.3, ratio: 0.12 },
+};
+
+/** The size of a new field on a page whose height is `aspect` times its width. */
+export function defaultFieldSize(kind: FieldKind, aspect: number): { width: number; height: number } {
+  const { width, ratio } = SIZES[kind];
+  return { width, height: Math.min(0.5, (width * ratio) / aspect) };
+}
+
+function clamp(value: number, max: number): number {
+  return Math.min(max, Math.max(0, value));
+}
+
+/** A new field centred on `at` (the middle of the page when absent), kept inside the page. */
+export function placeField(existing: readonly PlacedField[], input: { kind: FieldKind; signer: string; page: number; aspect: number; at?: { x: number; y: number } }): PlacedField {
+  const size = defaultFieldSize(input.kind, input.aspect);
+  const at = input.at ?? { x: 0.5, y: 0.5 };
+  let n = existing.length + 1;
+  const taken = new Set(existing.map((f) => f.id));
+  while (taken.has(`f${n}`)) n += 1;
+  return {
+    id: `f${n}`,
+    signer: input.signer,
+    kind: input.kind,
+    page: input.page,
+    ...size,
+    x: clamp(at.x - size.width / 2, 1 - size.width),
+    y: clamp(at.y - size.height / 2, 1 - size.height),
+  };
+}
+
+/** What stops a plan from being sent: every signer needs at least one field. */
+export function signersWithoutFields(signers: readonly string[], fields: readonly PlacedField[]): string[] {
+  const placed = new Set(fields.map((f) => f.signer));
+  return signers.filter((s) => !placed.has(s));
+}
