@@ -5,6 +5,7 @@
  * the browser's downloads through the download worker (streamed), or into a Blob (small files,
  * or no worker).
  */
+import { saveBlob } from '$lib/save-blob';
 import { updateFields, type OpenedContract } from '$shared/protocol/contracts';
 import { recordAsAccount } from '$shared/protocol/audit-client';
 import { collectingSink, downloadFile, fetchManifest, uploadFile, type FileProgress } from '$shared/protocol/files';
@@ -126,19 +127,7 @@ export async function saveFile(opened: OpenedContract, target: FileTarget, name:
     return true;
   }
   const bytes = await collect(opened, target, manifest, onProgress, 'download');
-  const url = URL.createObjectURL(new Blob([bytes], { type: type || 'application/octet-stream' }));
-  try {
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = name;
-    a.rel = 'noopener';
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } finally {
-    // Give the browser time to start the download before the bytes are dropped.
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  }
+  saveBlob(new Blob([bytes], { type: type || 'application/octet-stream' }), name);
   return true;
 }
 
