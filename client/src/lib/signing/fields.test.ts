@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultFieldSize, placeField, signersWithoutFields, type PlacedField } from './fields';
+import { defaultFieldSize, placeField, planGaps, signersWithoutFields, type PlacedField } from './fields';
 
 describe('signing fields', () => {
   it('makes a seal field square in points on an A4 page', () => {
@@ -28,5 +28,14 @@ describe('signing fields', () => {
   it('names the signers that have no field yet', () => {
     const fields: PlacedField[] = [placeField([], { kind: 'signature', signer: 'a', page: 0, aspect: 1 })];
     expect(signersWithoutFields(['a', 'b'], fields)).toEqual(['b']);
+  });
+
+  it('asks for a signature or seal from every signer, and a seal for every seal field', () => {
+    const date = placeField([], { kind: 'date', signer: 'a', page: 0, aspect: 1 });
+    expect(planGaps([], [])).toEqual({ kind: 'no-signers' });
+    expect(planGaps(['a'], [date])).toEqual({ kind: 'no-field', signer: 'a' });
+    const seal = placeField([date], { kind: 'seal', signer: 'a', page: 0, aspect: 1 });
+    expect(planGaps(['a'], [date, seal])).toEqual({ kind: 'no-seal', field: seal.id });
+    expect(planGaps(['a'], [date, { ...seal, seal: 's1' }])).toBeNull();
   });
 });

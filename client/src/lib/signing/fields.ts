@@ -15,6 +15,10 @@ export interface PlacedField {
   y: number;
   width: number;
   height: number;
+  /** a seal field: the seal to apply (its user signs it) */
+  seal?: string;
+  /** a text field: what the signer is asked to write */
+  label?: string;
 }
 
 /** Width as a fraction of the page, and height in points relative to width (seals are round). */
@@ -36,7 +40,10 @@ function clamp(value: number, max: number): number {
 }
 
 /** A new field centred on `at` (the middle of the page when absent), kept inside the page. */
-export function placeField(existing: readonly PlacedField[], input: { kind: FieldKind; signer: string; page: number; aspect: number; at?: { x: number; y: number } }): PlacedField {
+export function placeField(
+  existing: readonly PlacedField[],
+  input: { kind: FieldKind; signer: string; page: number; aspect: number; at?: { x: number; y: number }; seal?: string; label?: string },
+): PlacedField {
   const size = defaultFieldSize(input.kind, input.aspect);
   const at = input.at ?? { x: 0.5, y: 0.5 };
   let n = existing.length + 1;
@@ -50,6 +57,8 @@ export function placeField(existing: readonly PlacedField[], input: { kind: Fiel
     ...size,
     x: clamp(at.x - size.width / 2, 1 - size.width),
     y: clamp(at.y - size.height / 2, 1 - size.height),
+    ...(input.kind === 'seal' && input.seal !== undefined ? { seal: input.seal } : {}),
+    ...(input.kind === 'text' ? { label: input.label ?? 'Text' } : {}),
   };
 }
 
@@ -57,4 +66,14 @@ export function placeField(existing: readonly PlacedField[], input: { kind: Fiel
 export function signersWithoutFields(signers: readonly string[], fields: readonly PlacedField[]): string[] {
   const placed = new Set(fields.map((f) => f.signer));
   return signers.filter((s) => !placed.has(s));
+}
+
+/** What stops a plan from being sent, in the order a person fixes them. */
+export function planGaps(signers: readonly string[], fields: readonly PlacedField[]): { kind: 'no-signers' } | { kind: 'no-field'; signer: string } | { kind: 'no-seal'; field: string } | null {
+  if (signers.length === 0) return { kind: 'no-signers' };
+  const missing = signersWithoutFields(signers, fields.filter((f) => f.kind === 'signature' || f.kind === 'seal'));
+  if (missing.length > 0) return { kind: 'no-field', signer: missing[0]! };
+  const sealless = fields.find((f) => f.kind === 'seal' && !f.seal);
+  if (sealless) return { kind: 'no-seal', field: sealless.id };
+  return null;
 }
