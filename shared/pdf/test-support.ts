@@ -1,16 +1,13 @@
 /**
- * Test fixtures for shared/pdf (tests only: Node APIs allowed here). Certificates come from the
- * real shared/pki code; seal certificates are built here with the profile docs/SIGNING.md
- * section 2 gives until shared/pki/seal-certificate.ts exists.
+ * Test fixtures for shared/pdf. Certificates come from the real shared/pki code; seal
+ * certificates are built here with the profile docs/SIGNING.md section 2 gives until
+ * shared/pki/seal-certificate.ts exists. Browser-safe like the code under test (it is type
+ * checked with it); the Node-only helpers for the external verifiers are in external.test.ts.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { PDF, PdfArray, PdfNumber } from '@libpdf/core';
 import { issueEmployeeCertificate, type IssuingCa } from '../pki/employee-certificate';
 import { createEnterpriseCa } from '../pki/enterprise-ca';
+import { signPdf } from './sign';
 import { EC_P256, ECDSA_SHA256, NAME_OIDS, parseCertificate, pemOf, randomSerial, x509 } from '../pki/x509';
 
 export interface TestSigner {
@@ -81,7 +78,7 @@ export async function twoPagePdf(): Promise<Uint8Array> {
 }
 
 /** A solid-colour RGBA PNG (colour type 6, no filter), enough to test stamps. */
-export function solidPng(width: number, height: number, rgba: [number, number, number, number]): Uint8Array {
+export async function solidPng(width: number, height: number, rgba: [number, number, number, number]): Promise<Uint8Array> {
   const row = new Uint8Array(1 + width * 4);
   for (let x = 0; x < width; x++) row.set(rgba, 1 + x * 4);
   const raw = new Uint8Array(row.length * height);
@@ -91,7 +88,13 @@ export function solidPng(width: number, height: number, rgba: [number, number, n
   view.setUint32(0, width);
   view.setUint32(4, height);
   header.set([8, 6, 0, 0, 0], 8);
-  return concat([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', new Uint8Array(deflateSync(raw))), chunk('IEND', new Uint8Array(0))]);
+  return concat([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', await zlibDeflate(raw)), chunk('IEND', new Uint8Array(0))]);
+}
+
+/** zlib (RFC 1950) as PNG wants: CompressionStream's "deflate". */
+async function zlibDeflate(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
@@ -116,7 +119,7 @@ function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
@@ -126,95 +129,38 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-// ---- independent verifiers (poppler's pdfsig, OpenSSL) ----
-
-const TOOLS = [
-  { path: '/usr/bin/pdfsig', apt: 'poppler-utils' },
-  { path: '/usr/bin/pdftoppm', apt: 'poppler-utils' },
-  { path: '/usr/bin/openssl', apt: 'openssl' },
-  { path: '/usr/bin/certutil', apt: 'libnss3-tools' },
-];
-
-/** Fails (never skips) when an external verifier is missing: CI must install it. */
-export function requireExternalTools(): void {
-  const missing = TOOLS.filter((t) => !existsSync(t.path));
-  if (missing.length > 0) {
-    throw new Error(`missing ${missing.map((t) => t.path).join(', ')}: install the Debian packages ${[...new Set(missing.map((t) => t.apt))].join(' ')} (apt-get install -y poppler-utils openssl libnss3-tools)`);
-  }
+export interface SignedFixture {
+  ca: IssuingCa;
+  alice: TestSigner;
+  bob: TestSigner;
+  seal: TestSigner;
+  base: Uint8Array;
+  /** after alice (red stamp on page 0), bob (blue stamp on the rotated page 1), the company seal (blue stamp on page 0) */
+  signed: [Uint8Array, Uint8Array, Uint8Array];
 }
 
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'sealvault-pdf-'));
+export const STAMPS = {
+  alice: { page: 0, rect: { x: 0.1, y: 0.7, width: 0.3, height: 0.1 } },
+  bob: { page: 1, rect: { x: 0.6, y: 0.1, width: 0.2, height: 0.3 } },
+  seal: { page: 0, rect: { x: 0.55, y: 0.75, width: 0.2, height: 0.2 } },
+} as const;
+
+/** Two employees then a seal sign the two-page PDF in turn, each with a stamp. */
+export async function threeSignatures(): Promise<SignedFixture> {
+  const ca = await newCa();
+  const alice = await newEmployee(ca, 'acct-alice', 'Alice Martin', 'E-1001');
+  const bob = await newEmployee(ca, 'acct-bob', 'Bob Chen', 'E-1002');
+  const seal = await newSeal(ca, 'seal-42', 'company', 'Acme Trading company seal');
+  const red = await solidPng(8, 4, [255, 0, 0, 255]);
+  const blue = await solidPng(4, 4, [0, 0, 255, 255]);
+  const chainPems = [ca.certificatePem];
+  const base = await twoPagePdf();
+  const first = await signPdf(base, { ...keyOf(alice), chainPems, fieldName: 'alice', reason: 'Approved', stamps: [{ ...STAMPS.alice, png: red }] });
+  const second = await signPdf(first, { ...keyOf(bob), chainPems, fieldName: 'bob', stamps: [{ ...STAMPS.bob, png: blue }] });
+  const third = await signPdf(second, { ...keyOf(seal), chainPems, fieldName: 'company-seal', stamps: [{ ...STAMPS.seal, png: blue }] });
+  return { ca, alice, bob, seal, base, signed: [first, second, third] };
 }
 
-/** An NSS database that trusts `caPem` for signing, for pdfsig. */
-export function nssDatabaseTrusting(caPem: string): string {
-  const dir = tempDir();
-  writeFileSync(join(dir, 'ca.pem'), caPem);
-  execFileSync('/usr/bin/certutil', ['-N', '--empty-password', '-d', `sql:${dir}`]);
-  execFileSync('/usr/bin/certutil', ['-A', '-n', 'sealvault-test-ca', '-t', 'CT,C,C', '-i', join(dir, 'ca.pem'), '-d', `sql:${dir}`]);
-  return dir;
-}
-
-export interface PdfsigSignature {
-  fieldName: string;
-  signatureValidation: string;
-  certificateValidation: string;
-  wholeDocument: boolean;
-}
-
-/** pdfsig's verdict per signature, in file order. */
-export function pdfsig(pdf: Uint8Array, nssDir: string): PdfsigSignature[] {
-  const file = join(tempDir(), 'doc.pdf');
-  writeFileSync(file, pdf);
-  const run = spawnSync('/usr/bin/pdfsig', ['-nssdir', `sql:${nssDir}`, file], { encoding: 'utf8' });
-  const out = `${run.stdout}\n${run.stderr}`;
-  return out
-    .split(/^Signature #\d+:$/m)
-    .slice(1)
-    .map((block) => ({
-      fieldName: /- Signature Field Name: (.*)$/m.exec(block)?.[1] ?? '',
-      signatureValidation: /- Signature Validation: (.*)$/m.exec(block)?.[1] ?? '',
-      certificateValidation: /- Certificate Validation: (.*)$/m.exec(block)?.[1] ?? '',
-      wholeDocument: /- Total document signed/m.test(block),
-    }));
-}
-
-/** `openssl cms -verify` over one signature's byte range; true when OpenSSL accepts it. */
-export function opensslVerifies(pdf: Uint8Array, byteRange: readonly [number, number, number, number], caPem: string): boolean {
-  const [a, b, c, d] = byteRange;
-  const dir = tempDir();
-  const hex = new TextDecoder('latin1').decode(pdf.subarray(a + b + 1, c - 1));
-  writeFileSync(join(dir, 'sig.der'), derPrefix(Buffer.from(hex, 'hex')));
-  writeFileSync(join(dir, 'content.bin'), Buffer.concat([pdf.subarray(a, a + b), pdf.subarray(c, c + d)]));
-  writeFileSync(join(dir, 'ca.pem'), caPem);
-  const run = spawnSync('/usr/bin/openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', join(dir, 'sig.der'), '-content', join(dir, 'content.bin'), '-CAfile', join(dir, 'ca.pem'), '-purpose', 'any', '-out', '/dev/null'], { encoding: 'utf8' });
-  return run.status === 0;
-}
-
-/** The DER element at the start of `bytes` (the /Contents placeholder pads the CMS with zeros). */
-function derPrefix(bytes: Buffer): Buffer {
-  const first = bytes[1] ?? 0;
-  if (first < 0x80) return bytes.subarray(0, 2 + first);
-  const n = first & 0x7f;
-  return bytes.subarray(0, 2 + n + bytes.subarray(2, 2 + n).reduce((len, b) => len * 256 + b, 0));
-}
-
-/** Page `page` (0-based) rendered by poppler at `dpi`, as RGB rows. */
-export function renderPage(pdf: Uint8Array, page: number, dpi: number): { width: number; height: number; rgb(x: number, y: number): [number, number, number] } {
-  const dir = tempDir();
-  writeFileSync(join(dir, 'doc.pdf'), pdf);
-  const ppm = execFileSync('/usr/bin/pdftoppm', ['-r', String(dpi), '-f', String(page + 1), '-l', String(page + 1), '-singlefile', join(dir, 'doc.pdf')]);
-  // Binary PPM: "P6\n<w> <h>\n<max>\n" then the pixels.
-  const head = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(ppm.subarray(0, 64).toString('latin1'));
-  if (!head) throw new Error('pdftoppm did not write a PPM');
-  const [width, height, offset] = [Number(head[1]), Number(head[2]), head[0].length];
-  return {
-    width,
-    height,
-    rgb: (x, y) => {
-      const i = offset + (y * width + x) * 3;
-      return [ppm[i]!, ppm[i + 1]!, ppm[i + 2]!];
-    },
-  };
+function keyOf(signer: TestSigner): { privateKey: CryptoKey; certificatePem: string } {
+  return { privateKey: signer.privateKey, certificatePem: signer.certificatePem };
 }
