@@ -175,6 +175,43 @@ describe('changes after signing', () => {
   });
 });
 
+describe('malformed signature dictionaries', () => {
+  const replaceLast = (bytes: Uint8Array, from: string, to: string): Uint8Array => {
+    expect(to.length).toBe(from.length);
+    const at = latin1(bytes).lastIndexOf(from);
+    expect(at).toBeGreaterThan(0);
+    const out = new Uint8Array(bytes);
+    out.set(new TextEncoder().encode(to), at);
+    return out;
+  };
+
+  it('a byte range that does not parse makes that signature invalid', async () => {
+    const reports = await verify(signed[2]!);
+    const [, b] = reports[2]!.byteRange;
+    const broken = replaceLast(signed[2]!, `/ByteRange [0 ${b}`, `/ByteRange [x ${b}`);
+    const after = await verify(broken);
+    expect(after.map((r) => r.status)).toEqual(['changed', 'changed', 'invalid']);
+    expect(after[2]!.problems).toEqual(['The byte range of the signature does not parse.']);
+  });
+
+  it('a byte range whose gap is not exactly the /Contents hex string makes that signature invalid', async () => {
+    const reports = await verify(signed[2]!);
+    const [, b] = reports[2]!.byteRange;
+    // One byte less in the first range: the gap now starts before the "<".
+    const broken = replaceLast(signed[2]!, `/ByteRange [0 ${b} `, `/ByteRange [0 ${String(b - 1).padEnd(String(b).length)} `);
+    const after = await verify(broken);
+    expect(after[2]!.status).toBe('invalid');
+    expect(after[2]!.problems).toEqual(['The unsigned gap is not the /Contents of this signature.']);
+  });
+
+  it('a file stuffed with signature dictionaries is refused before any work (E_LIMIT)', async () => {
+    const stuffed = new TextEncoder().encode(`%PDF-1.7\n${'1 0 obj << /ByteRange [0 1 2 3] >> endobj\n'.repeat(257)}%%EOF\n`);
+    expect(await codeOf(verify(stuffed))).toBe('E_LIMIT');
+    const fine = new TextEncoder().encode(`%PDF-1.7\n${'1 0 obj << /ByteRange [0 1 2 3] >> endobj\n'.repeat(3)}%%EOF\n`);
+    expect((await verify(fine)).map((r) => r.status)).toEqual(['invalid', 'invalid', 'invalid']);
+  });
+});
+
 describe('certificates', () => {
   it('a certificate from another CA (even one with the same name) is invalid', async () => {
     const otherCa = await newCa();

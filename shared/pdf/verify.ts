@@ -79,6 +79,11 @@ const SEAL_UID_PREFIX = 'seal:';
 /** Far more than any contract carries; bounds the work an attacker's file can cause. */
 const MAX_SIGNATURES = 256;
 
+/**
+ * One report per signature dictionary, in file order. Throws only for the call itself: a
+ * `pdf` that is not a PDF (E_FORMAT), a CA certificate that does not parse (E_FORMAT), or a
+ * file with more than MAX_SIGNATURES signature dictionaries (E_LIMIT).
+ */
 export async function verifyPdfSignatures(pdf: Uint8Array, options: VerifyPdfOptions): Promise<PdfSignatureReport[]> {
   checkPdfHeader(pdf);
   const ca = parseCertificate(options?.caCertificatePem, 'the enterprise CA certificate');
@@ -87,7 +92,6 @@ export async function verifyPdfSignatures(pdf: Uint8Array, options: VerifyPdfOpt
 
   const text = latin1(pdf);
   const found = findSignatureDictionaries(text);
-  if (found.length > MAX_SIGNATURES) fail('E_LIMIT', `the PDF holds more than ${MAX_SIGNATURES} signatures`);
   const names = found.length > 0 ? await signatureFieldNames(pdf) : new Map<string, string>();
 
   const checked: Checked[] = [];
@@ -129,7 +133,9 @@ interface Checked {
 function findSignatureDictionaries(text: string): FoundDictionary[] {
   const out: FoundDictionary[] = [];
   const pattern = /\/ByteRange(?![A-Za-z0-9#])/g;
-  for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+  for (let m = pattern.exec(text), count = 1; m !== null; m = pattern.exec(text), count++) {
+    // Each match costs a backward scan: a file stuffed with the key must not cost quadratic time.
+    if (count > MAX_SIGNATURES) fail('E_LIMIT', `the PDF holds more than ${MAX_SIGNATURES} signature dictionaries`);
     const object = enclosingObject(text, m.index);
     if (object) out.push({ ...object, position: m.index });
   }
@@ -137,7 +143,7 @@ function findSignatureDictionaries(text: string): FoundDictionary[] {
 }
 
 function enclosingObject(text: string, position: number): Omit<FoundDictionary, 'position'> | null {
-  for (let k = text.lastIndexOf('obj', position); k >= 0; k = text.lastIndexOf('obj', k - 1)) {
+  for (let k = text.lastIndexOf('obj', position); k >= 0; k = k > 0 ? text.lastIndexOf('obj', k - 1) : -1) {
     // Reaching an `endobj` first means the /ByteRange is outside any object.
     if (k >= 3 && text.startsWith('end', k - 3)) return null;
     const head = /(?:^|[^0-9])(\d{1,10})\s+(\d{1,5})\s+$/.exec(text.slice(Math.max(0, k - 24), k));
