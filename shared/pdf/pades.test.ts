@@ -259,6 +259,10 @@ describe('refusals', () => {
     expect((await verify(await stamp(0, { x: 0.8, y: 0.9, width: 0.2, height: 0.1 }))).map((r) => r.status)).toEqual(['valid']);
   });
 
+  it("a key that is not the certificate's", async () => {
+    expect(await codeOf(signPdf(base, { ...options(bob, 'x'), privateKey: alice.privateKey }))).toBe('E_CONTEXT');
+  });
+
   it('a field that is already signed', async () => {
     expect(await codeOf(signPdf(signed[0]!, options(bob, 'alice')))).toBe('E_CONTEXT');
   });

@@ -10,7 +10,7 @@
  */
 import { CryptoKeySigner, PDF, PdfArray, PdfDict, PdfNumber, PdfRef, ops, type PdfObject, type PDFPage } from '@libpdf/core';
 import { fail, isCryptoError } from '../crypto/errors';
-import { checkP256, parseCertificate } from '../pki/x509';
+import { checkP256, EC_P256, ECDSA_SHA256, parseCertificate, type x509 } from '../pki/x509';
 import { checkPdfHeader } from './pdf-bytes';
 
 export interface PdfStamp {
@@ -46,6 +46,7 @@ export async function signPdf(pdf: Uint8Array, options: PdfSignOptions): Promise
   checkSigningKey(privateKey);
   const certificate = parseCertificate(certificatePem, 'the signing certificate');
   checkP256(certificate, 'the signing certificate');
+  await checkKeyMatches(privateKey, certificate);
   if (!Array.isArray(chainPems) || chainPems.length === 0 || chainPems.length > 4) fail('E_FORMAT', 'chainPems must hold the enterprise CA certificate (1 to 4 certificates)');
   const chain = chainPems.map((pem, i) => new Uint8Array(parseCertificate(pem, `chain certificate ${i}`).rawData));
   // A '.' separates the parts of a fully qualified field name, so it cannot be in one field's name.
@@ -79,6 +80,8 @@ export async function signPdf(pdf: Uint8Array, options: PdfSignOptions): Promise
       subFilter: 'ETSI.CAdES.detached',
       digestAlgorithm: 'SHA-256',
       estimatedSize: CMS_OVERHEAD_BYTES + certificate.rawData.byteLength + chain.reduce((n, c) => n + c.length, 0),
+      // libpdf 0.4.2 escapes ( ) \ in the reason and then encodes the escaped text, so readers
+      // show those three characters with a backslash before them.
       ...(reason === undefined ? {} : { reason }),
     });
   } catch (e) {
@@ -99,6 +102,14 @@ function checkSigningKey(key: CryptoKey): void {
   const alg = key.algorithm as EcKeyAlgorithm;
   if (key.type !== 'private' || !key.usages.includes('sign')) fail('E_FORMAT', 'privateKey must be a private key allowed to sign');
   if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') fail('E_KEY_WEAK', 'privateKey must be ECDSA P-256');
+}
+
+/** A key that is not the certificate's would produce a file every reader calls invalid. */
+async function checkKeyMatches(privateKey: CryptoKey, certificate: x509.X509Certificate): Promise<void> {
+  const probe = crypto.getRandomValues(new Uint8Array(32));
+  const signature = await crypto.subtle.sign(ECDSA_SHA256, privateKey, probe);
+  const publicKey = await crypto.subtle.importKey('spki', new Uint8Array(certificate.publicKey.rawData), EC_P256, false, ['verify']);
+  if (!(await crypto.subtle.verify(ECDSA_SHA256, publicKey, signature, probe))) fail('E_CONTEXT', 'privateKey does not belong to the signing certificate');
 }
 
 interface Box {
