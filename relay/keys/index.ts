@@ -4,7 +4,8 @@
  * space's manager) and envelopes shared to one account. It stores only wrapped or public
  * material, serves an envelope to nobody but its recipient, and records every grant, revocation
  * and envelope in the audit log. It also holds the enterprise CA private key wrapped to each
- * security administrator (opaque RSA-OAEP envelopes made in a security administrator's browser).
+ * security administrator (opaque RSA-OAEP envelopes made in a security administrator's browser),
+ * and seals: their signed statements, certificates and keys wrapped to their users (seals.ts).
  */
 import { Hono } from 'hono';
 import { canonicalJson, fromBase64url, type Json } from '../../shared/crypto/encoding';
@@ -49,6 +50,7 @@ import { HttpError } from '../http/errors';
 import type { RelayService, ServiceContext } from '../services/service';
 import { requireCaKeyRecipient, requireCertifiedRecipient, SECURITY_ADMIN_ROLE, verifySignedBy } from './directory';
 import { registerEnvelopeRoutes } from './envelopes';
+import { registerSealRoutes } from './seals';
 import { readSignedBody } from './signed-body';
 import { openKeysStore, type CaKeyEnvelopeRow } from './store';
 
@@ -389,6 +391,10 @@ export function createKeysService(ctx: ServiceContext, options: KeysServiceOptio
   // ---- envelopes shared to one account (single contract shares) -----------------------------
 
   registerEnvelopeRoutes({ app, api, store, session, peers: ctx.peers, audit, now, limit: KEYS_LIMITS.envelope });
+
+  // ---- seals (docs/SIGNING.md section 2) ------------------------------------------------------
+
+  registerSealRoutes({ app, api, store, session, peers: ctx.peers, audit, now });
 
   // ---- enterprise CA private key envelopes ------------------------------------------------
 

@@ -99,6 +99,62 @@ const MIGRATIONS: readonly Migration[] = [
     version: 4,
     sql: `ALTER TABLE spaces ADD COLUMN sealed_name TEXT;`,
   },
+  {
+    // Seals (docs/SIGNING.md section 2): one row per seal with the signed statements of its life,
+    // the seal key wrapped to each user, the history every statement lands in, and use requests.
+    version: 5,
+    sql: `
+      CREATE TABLE seals (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL CHECK (type IN ('company', 'contract', 'finance', 'legal-representative')),
+        name TEXT NOT NULL,
+        stamp_png TEXT NOT NULL,     -- base64 PNG
+        requester TEXT NOT NULL,
+        managers TEXT NOT NULL,      -- JSON array of account ids
+        users TEXT NOT NULL,
+        auditors TEXT NOT NULL,
+        use_needs_approval INTEGER NOT NULL CHECK (use_needs_approval IN (0, 1)),
+        status TEXT NOT NULL CHECK (status IN ('requested', 'active', 'rejected', 'disabled', 'destroyed')),
+        request TEXT NOT NULL,       -- canonical JSON of the signed request
+        request_digest TEXT NOT NULL,
+        certificate TEXT,
+        serial TEXT,                 -- lower-case hex
+        approval TEXT,               -- canonical JSON of the signed approval or rejection
+        pending TEXT,                -- JSON {action, by, statement, requestedAt}
+        revoked_at INTEGER,
+        revoke_reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE seal_envelopes (
+        seal TEXT NOT NULL REFERENCES seals(id),
+        recipient TEXT NOT NULL,
+        envelope TEXT NOT NULL,      -- canonical JSON of the envelope
+        PRIMARY KEY (seal, recipient)
+      ) STRICT;
+      CREATE TABLE seal_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seal TEXT NOT NULL REFERENCES seals(id),
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        statement TEXT NOT NULL,     -- canonical JSON of the signed statement
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX seal_history_by_seal ON seal_history(seal, seq);
+      CREATE TABLE seal_use_requests (
+        seal TEXT NOT NULL REFERENCES seals(id),
+        id TEXT NOT NULL,
+        user TEXT NOT NULL,
+        contract TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        request TEXT NOT NULL,
+        approval TEXT,
+        created_at INTEGER NOT NULL,
+        approved_at INTEGER,
+        PRIMARY KEY (seal, id)
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface VersionedRow {
@@ -295,8 +351,137 @@ export function openKeysStore(dataDir: string) {
     caKeyRecipients: (ca: string) => q.caKeyRecipients.all(ca).map((r) => r.recipient),
     /** Stores or replaces the envelope of one recipient and CA. */
     putCaKeyEnvelope: (e: Omit<CaKeyEnvelopeRow, 'created_at'>, now: number) => q.putCaKeyEnvelope.run(e.recipient, e.ca, e.envelope, e.created_by, now),
+    seals: sealQueries(db),
     close: (): void => {
       db.close();
     },
+  };
+}
+
+export interface SealRow {
+  id: string;
+  type: string;
+  name: string;
+  stamp_png: string;
+  requester: string;
+  managers: string;
+  users: string;
+  auditors: string;
+  use_needs_approval: number;
+  status: string;
+  request: string;
+  request_digest: string;
+  certificate: string | null;
+  serial: string | null;
+  approval: string | null;
+  pending: string | null;
+  revoked_at: number | null;
+  revoke_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+export interface SealHistoryRow {
+  seq: number;
+  seal: string;
+  kind: string;
+  actor: string;
+  statement: string;
+  at: number;
+}
+export interface SealUseRequestRow {
+  seal: string;
+  id: string;
+  user: string;
+  contract: string;
+  flow: string;
+  request: string;
+  approval: string | null;
+  created_at: number;
+  approved_at: number | null;
+}
+
+function sealQueries(db: Db) {
+  const q = {
+    seal: db.prepare<[string], SealRow>('SELECT * FROM seals WHERE id = ?'),
+    all: db.prepare<[], SealRow>(`SELECT * FROM seals ORDER BY created_at, id LIMIT ${LIST_LIMIT}`),
+    liveCompany: db.prepare<[], { id: string }>(`SELECT id FROM seals WHERE type = 'company' AND status NOT IN ('rejected', 'destroyed') LIMIT 1`),
+    insert: db.prepare<[SealRow]>(
+      `INSERT INTO seals (id, type, name, stamp_png, requester, managers, users, auditors, use_needs_approval, status, request, request_digest,
+         certificate, serial, approval, pending, revoked_at, revoke_reason, created_at, updated_at)
+       VALUES (@id, @type, @name, @stamp_png, @requester, @managers, @users, @auditors, @use_needs_approval, @status, @request, @request_digest,
+         @certificate, @serial, @approval, @pending, @revoked_at, @revoke_reason, @created_at, @updated_at)`,
+    ),
+    update: db.prepare<[{ id: string; status: string; certificate: string | null; serial: string | null; approval: string | null; pending: string | null; revoked_at: number | null; revoke_reason: string | null; updated_at: number }]>(
+      `UPDATE seals SET status = @status, certificate = @certificate, serial = @serial, approval = @approval, pending = @pending,
+         revoked_at = @revoked_at, revoke_reason = @revoke_reason, updated_at = @updated_at WHERE id = @id`,
+    ),
+    envelope: db.prepare<[string, string], { envelope: string }>('SELECT envelope FROM seal_envelopes WHERE seal = ? AND recipient = ?'),
+    insertEnvelope: db.prepare<[string, string, string]>('INSERT INTO seal_envelopes (seal, recipient, envelope) VALUES (?, ?, ?)'),
+    deleteEnvelopes: db.prepare<[string]>('DELETE FROM seal_envelopes WHERE seal = ?'),
+    countEnvelopes: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM seal_envelopes WHERE seal = ?'),
+    history: db.prepare<[string], SealHistoryRow>('SELECT * FROM seal_history WHERE seal = ? ORDER BY seq LIMIT 10000'),
+    addHistory: db.prepare<[string, string, string, string, number]>('INSERT INTO seal_history (seal, kind, actor, statement, at) VALUES (?, ?, ?, ?, ?)'),
+    useRequest: db.prepare<[string, string], SealUseRequestRow>('SELECT * FROM seal_use_requests WHERE seal = ? AND id = ?'),
+    useRequests: db.prepare<[{ seal: string; user: string | null; contract: string | null; flow: string | null }], SealUseRequestRow>(
+      `SELECT * FROM seal_use_requests WHERE seal = @seal AND (@user IS NULL OR user = @user) AND (@contract IS NULL OR contract = @contract)
+         AND (@flow IS NULL OR flow = @flow) ORDER BY created_at, id LIMIT ${LIST_LIMIT}`,
+    ),
+    insertUseRequest: db.prepare<[string, string, string, string, string, string, number]>(
+      'INSERT INTO seal_use_requests (seal, id, user, contract, flow, request, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    approveUseRequest: db.prepare<[string, number, string, string]>('UPDATE seal_use_requests SET approval = ?, approved_at = ? WHERE seal = ? AND id = ? AND approval IS NULL'),
+    revoked: db.prepare<[], Pick<SealRow, 'id' | 'serial' | 'revoked_at' | 'revoke_reason'>>(
+      "SELECT id, serial, revoked_at, revoke_reason FROM seals WHERE status = 'destroyed' AND serial IS NOT NULL ORDER BY revoked_at, id LIMIT 100000",
+    ),
+  };
+  type Change = Partial<Pick<SealRow, 'status' | 'certificate' | 'serial' | 'approval' | 'pending' | 'revoked_at' | 'revoke_reason'>>;
+  const apply = (row: SealRow, change: Change, now: number) => q.update.run({ ...row, ...change, id: row.id, updated_at: now });
+  const history = (seal: string, kind: string, actor: string, statement: string, now: number) => q.addHistory.run(seal, kind, actor, statement, now);
+
+  return {
+    get: (id: string) => q.seal.get(id),
+    all: () => q.all.all(),
+    envelope: (seal: string, recipient: string) => q.envelope.get(seal, recipient)?.envelope,
+    envelopeCount: (seal: string) => q.countEnvelopes.get(seal)!.n,
+    history: (seal: string) => q.history.all(seal),
+    useRequest: (seal: string, id: string) => q.useRequest.get(seal, id),
+    useRequests: (seal: string, user: string | null, contract: string | null, flow: string | null) => q.useRequests.all({ seal, user, contract, flow }),
+    revoked: () => q.revoked.all(),
+    /** Inserts a requested seal unless its id exists ('exists') or it is a second live company seal ('company'). */
+    create: db.transaction((row: SealRow, actor: string): 'ok' | 'exists' | 'company' => {
+      if (q.seal.get(row.id)) return 'exists';
+      if (row.type === 'company' && q.liveCompany.get()) return 'company';
+      q.insert.run(row);
+      history(row.id, 'request', actor, row.request, row.created_at);
+      return 'ok';
+    }),
+    /**
+     * Applies a change if the seal is still in `from` status with the same pending action (what
+     * the handler checked before awaiting), records the statement in the history, and runs
+     * `more` in the same transaction. False when the seal changed meanwhile.
+     */
+    transition: db.transaction(
+      (id: string, from: readonly string[], pending: string | null, change: Change, entry: { kind: string; actor: string; statement: string }, now: number, more?: () => void): boolean => {
+        const row = q.seal.get(id);
+        if (!row || !from.includes(row.status) || row.pending !== pending) return false;
+        apply(row, change, now);
+        history(id, entry.kind, entry.actor, entry.statement, now);
+        more?.();
+        return true;
+      },
+    ),
+    insertEnvelope: (seal: string, recipient: string, envelope: string) => q.insertEnvelope.run(seal, recipient, envelope),
+    deleteEnvelopes: (seal: string) => q.deleteEnvelopes.run(seal).changes,
+    addUseRequest: db.transaction((r: Omit<SealUseRequestRow, 'approval' | 'approved_at'>, actor: string): boolean => {
+      if (q.useRequest.get(r.seal, r.id)) return false;
+      q.insertUseRequest.run(r.seal, r.id, r.user, r.contract, r.flow, r.request, r.created_at);
+      history(r.seal, 'use-request', actor, r.request, r.created_at);
+      return true;
+    }),
+    approveUseRequest: db.transaction((seal: string, id: string, approval: string, actor: string, now: number): boolean => {
+      if (q.approveUseRequest.run(approval, now, seal, id).changes === 0) return false;
+      history(seal, 'use-approval', actor, approval, now);
+      return true;
+    }),
   };
 }

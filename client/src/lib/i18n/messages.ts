@@ -8,6 +8,7 @@ import { adminSecurityEn, adminSecurityZh } from './messages-admin-security';
 import { adminSystemEn, adminSystemZh } from './messages-admin-system';
 import { contractsEn, contractsZh } from './messages-contracts';
 import { relayErrorsEn, relayErrorsZh } from './messages-relay-errors';
+import { sealsEn, sealsZh } from './messages-seals';
 import { signingEn, signingZh } from './messages-signing';
 
 const coreEn = {
@@ -129,9 +130,9 @@ export const errorWords: Record<'en' | 'zh', Record<ErrorCode | 'E_INTERNAL', st
   },
 };
 
-const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn, ...contractsEn, ...signingEn };
+const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn, ...contractsEn, ...sealsEn, ...signingEn };
 export type MessageKey = keyof typeof en;
-const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh, ...contractsZh, ...signingZh };
+const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh, ...contractsZh, ...sealsZh, ...signingZh };
 
 export const messages = { en, zh } as const;
 /** Words for the relay's error codes; unknown codes fall back to the relay's own message. */
