@@ -139,9 +139,14 @@ describe('a seal from request to destruction', () => {
   it('gives the key to its users only: a manager, an auditor and an outsider are refused at the relay and in the client', async () => {
     expect(await relayCode(t.request('GET', `/api/keys/seals/${id}/key`, undefined, manager.session))).toBe('E_FORBIDDEN');
     expect(await relayCode(t.request('GET', `/api/keys/seals/${id}/key`, undefined, auditor.session))).toBe('E_FORBIDDEN');
-    expect(await relayCode(t.request('GET', `/api/keys/seals/${id}/key`, undefined, outsider.session))).toBe('E_NOT_FOUND');
+    // An active seal is listed to everyone (initiators pick it, signers check its steps); its key is not.
+    expect(await relayCode(t.request('GET', `/api/keys/seals/${id}/key`, undefined, outsider.session))).toBe('E_FORBIDDEN');
     expect(await codeOf(openSealKey(t, manager, e.caPem, id))).toBe('E_CONTEXT');
-    expect(await relayCode(openSealKey(t, outsider, e.caPem, id))).toBe('E_NOT_FOUND');
+    expect(await codeOf(openSealKey(t, outsider, e.caPem, id))).toBe('E_CONTEXT');
+    expect((await listSeals(t, outsider)).map((s) => s.id)).toContain(id);
+    const requested = await requestSeal(t, manager, e.caPem, input({ name: 'Not yet approved', type: 'contract' }));
+    expect((await listSeals(t, outsider)).map((s) => s.id)).not.toContain(requested.id);
+    expect(await relayCode(t.request('GET', `/api/keys/seals/${requested.id}`, undefined, outsider.session))).toBe('E_NOT_FOUND');
   });
 
   it('shows its history to its managers and auditors only', async () => {

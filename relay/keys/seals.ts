@@ -112,9 +112,15 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
   const seals = store.seals;
 
   /** The seal, if the caller may see it (on a list, or a security administrator); else 404, saying nothing of its existence. */
+  /**
+   * Security administrators see every seal and the people on a seal's lists see it in any state;
+   * everyone signed in sees the active ones, since whoever sends a contract for signature picks
+   * the seal and its user, and every signer checks the seal steps before theirs.
+   */
+  const mayRead = (row: SealRow, account: string, roles: readonly string[] | undefined): boolean => isSecurityAdmin(roles) || onAnyList(lists(row), account) || row.status === 'active';
   const visible = (id: string, account: string, roles: readonly string[] | undefined): SealRow => {
     const row = seals.get(id);
-    if (!row || !(isSecurityAdmin(roles) || onAnyList(lists(row), account))) throw new HttpError(404, 'E_NOT_FOUND', 'no such seal among yours');
+    if (!row || !mayRead(row, account, roles)) throw new HttpError(404, 'E_NOT_FOUND', 'no such seal among yours');
     return row;
   };
 
@@ -141,11 +147,11 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     c.json({ revocations: seals.revoked().map((r) => ({ serial: r.serial!, seal: r.id, revokedAt: r.revoked_at!, reason: r.revoke_reason ?? '' })) }),
   );
 
-  api.add({ method: 'get', path: '/seals', summary: "The seals where the caller is a manager, user or auditor; every seal for a security administrator", auth: 'session', response: SealListSchema });
+  api.add({ method: 'get', path: '/seals', summary: "The seals where the caller is a manager, user or auditor, and every active seal; every seal for a security administrator", auth: 'session', response: SealListSchema });
   app.get('/seals', session, (c) => {
     const { sub: me, roles } = c.get('session');
     const all = seals.all();
-    return c.json({ seals: (isSecurityAdmin(roles) ? all : all.filter((r) => onAnyList(lists(r), me))).map(wire) });
+    return c.json({ seals: all.filter((r) => mayRead(r, me, roles)).map(wire) });
   });
 
   api.add({ method: 'get', path: '/seals/:id', summary: 'One seal (its managers, users, auditors and security administrators)', auth: 'session', response: SealSchema, errors: { 404: 'no such seal among yours' } });

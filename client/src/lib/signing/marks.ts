@@ -8,7 +8,7 @@
 /** Pixels per PDF point for marks: sharp when printed, small enough to keep each revision light. */
 export const MARK_DENSITY = 3;
 const INK = '#1b2a6b';
-const MAX_MARK_BYTES = 1024 * 1024;
+export const MAX_MARK_BYTES = 1024 * 1024;
 
 export async function canvasPng(canvas: HTMLCanvasElement): Promise<Uint8Array> {
   const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, 'image/png'));
@@ -70,28 +70,4 @@ export async function svgPng(svg: string, pixels: number): Promise<Uint8Array> {
 /** A PNG's bytes as an object URL for an <img> preview; the caller revokes it. */
 export function pngUrl(png: Uint8Array): string {
   return URL.createObjectURL(new Blob([png.slice()], { type: 'image/png' }));
-}
-
-const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/**
- * An uploaded signature or stamp image must be a PNG that can be transparent (colour type with
- * alpha, or a tRNS chunk): a white box over the contract's text would hide what was signed.
- */
-export function checkTransparentPng(bytes: Uint8Array): 'ok' | 'not-png' | 'opaque' | 'too-large' {
-  if (bytes.length > MAX_MARK_BYTES) return 'too-large';
-  if (bytes.length < 33 || !PNG_MAGIC.every((b, i) => bytes[i] === b)) return 'not-png';
-  const colourType = bytes[25];
-  if (colourType === 4 || colourType === 6) return 'ok';
-  // Walk the chunks before IDAT for tRNS.
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 8;
-  while (at + 8 <= bytes.length) {
-    const length = view.getUint32(at);
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    if (type === 'tRNS') return 'ok';
-    if (type === 'IDAT' || type === 'IEND') break;
-    at += 12 + length;
-  }
-  return 'opaque';
 }
