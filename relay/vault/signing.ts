@@ -42,6 +42,7 @@ import {
   type SignedPlan,
   type SigningFlowView,
   type SigningPlanStatement,
+  type SigningStepStatement,
 } from '../../shared/schemas/signing';
 import { ContractParams, type SpaceRole } from '../../shared/schemas/vault';
 import { CREATE_ROLES, READ_ROLES, requireSpaceRole, roleInSpace, spaceMembers } from './access';
@@ -254,22 +255,11 @@ export function registerSigningRoutes({ app, api, db, ctx, session, contractOr40
 
     // From here on synchronous (see the top of this file).
     const fresh = db.signingFlow(flow.id)!;
-    const prior = db.signingSteps(flow.id).find((x) => x.signer === s.signer);
-    if (prior) {
-      if (prior.statement === statement) return send(c, fresh); // a retried request
-      throw new HttpError(409, 'E_ORDER', 'you have signed this flow already');
-    }
-    activeOr409(fresh);
-    dueOr409(fresh, s.signer, 'signing');
-    const head = headOf(db, fresh);
-    if (s.versionBefore !== head.version) throw new HttpError(409, 'E_CONFLICT', `version ${s.versionBefore} is not the flow's latest version ${head.version}: download it and sign again`);
-    if (head.hash !== null && s.hashBefore !== head.hash) throw new HttpError(400, 'E_CONTEXT', "hashBefore is not the previous signer's hashAfter");
-    const after = db.fileVersion(flow.file, s.versionAfter);
-    if (!after || after.state !== 'committed') throw new HttpError(400, 'E_CONTEXT', `upload and commit version ${s.versionAfter} of the file first`);
-    if (after.uploader !== s.signer) throw new HttpError(409, 'E_CONFLICT', `version ${s.versionAfter} was uploaded by someone else: download it and sign again`);
-    if (db.latestFileVersion(flow.file) !== s.versionAfter) throw new HttpError(409, 'E_CONFLICT', 'the file has a newer version than this step');
-    const completes = head.signed.size + 1 === plan.signers.length;
-    db.addSigningStep(flow.id, { signer: s.signer, versionBefore: s.versionBefore, versionAfter: s.versionAfter, hashAfter: s.hashAfter, statement }, completes);
+    const steps = db.signingSteps(flow.id);
+    const prior = steps.find((x) => x.signer === s.signer);
+    if (prior && prior.statement !== statement) throw new HttpError(409, 'E_ORDER', 'you have signed this flow already');
+    // A retried request is audited again, as record.put is: if the first entries were lost, these are not.
+    const completes = prior ? fresh.state === 'completed' && prior.seq === steps.length - 1 : signStep(fresh, s, statement, plan.signers.length);
 
     await ctx.audit.record({
       actor: s.signer,
@@ -281,8 +271,24 @@ export function registerSigningRoutes({ app, api, db, ctx, session, contractOr40
     if (completes) {
       await ctx.audit.record({ actor: s.signer, action: 'signing.complete', target: target(flow), outcome: 'ok', details: { space: flow.space, file: flow.file, version: s.versionAfter, hash: s.hashAfter, signers: plan.signers.length } });
     }
-    return send(c, db.signingFlow(flow.id)!, 201);
+    return send(c, db.signingFlow(flow.id)!, prior ? 200 : 201);
   });
+
+  /** Checks order and versions of a new step (synchronously, see the top) and stores it; true when it completes the flow. */
+  function signStep(fresh: SigningFlowRow, s: SigningStepStatement, statement: string, signerCount: number): boolean {
+    activeOr409(fresh);
+    dueOr409(fresh, s.signer, 'signing');
+    const head = headOf(db, fresh);
+    if (s.versionBefore !== head.version) throw new HttpError(409, 'E_CONFLICT', `version ${s.versionBefore} is not the flow's latest version ${head.version}: download it and sign again`);
+    if (head.hash !== null && s.hashBefore !== head.hash) throw new HttpError(400, 'E_CONTEXT', "hashBefore is not the previous signer's hashAfter");
+    const after = db.fileVersion(fresh.file, s.versionAfter);
+    if (!after || after.state !== 'committed') throw new HttpError(400, 'E_CONTEXT', `upload and commit version ${s.versionAfter} of the file first`);
+    if (after.uploader !== s.signer) throw new HttpError(409, 'E_CONFLICT', `version ${s.versionAfter} was uploaded by someone else: download it and sign again`);
+    if (db.latestFileVersion(fresh.file) !== s.versionAfter) throw new HttpError(409, 'E_CONFLICT', 'the file has a newer version than this step');
+    const completes = head.signed.size + 1 === signerCount;
+    db.addSigningStep(fresh.id, { signer: s.signer, versionBefore: s.versionBefore, versionAfter: s.versionAfter, hashAfter: s.hashAfter, statement }, completes);
+    return completes;
+  }
 
   // -- decline and cancel -----------------------------------------------------------------------
 
