@@ -270,4 +270,17 @@ describe('signing flows in the vault', () => {
     await upload(contract, file, 2, 'ed');
     expect(h.audit.events.filter((a) => a.target === `contract:${contract}/signing:${statement.flow}`).map((a) => a.action)).toEqual(['signing.start', 'signing.decline']);
   });
+
+  it('a deleted contract takes its signing flows with it', async () => {
+    const { contract, file } = await contractWithFile();
+    const statement = planFor(contract, file);
+    expect((await post(`/contracts/${contract}/signing-flows`, 'ed', { plan: await sign('ed', statement) })).status).toBe(201);
+    const record = await sealRecord(await deriveRecordKey(dek), { kind: 'deletion', contract, version: 1 }, { reason: 'void' });
+    expect((await call(h.app, 'PUT', `/contracts/${contract}/records/deletion/1`, { token: await token('ed'), json: { record, signed: await signRecord((await fake.signer('ed')).privateKey, 'ed', record) } })).status).toBe(201);
+    expect((await post(`/contracts/${contract}/deletion`, 'ed', { recordVersion: 1 })).status).toBe(201);
+    expect((await post(`/contracts/${contract}/deletion/decision`, 'mia', { approve: true })).status).toBe(200);
+    expect((await call(h.app, 'GET', `/signing-flows/${statement.flow}`, { token: await token('vic') })).status).toBe(404);
+    const tasks = (await (await call(h.app, 'GET', '/signing-tasks', { token: await token('sam') })).json()) as { flows: { id: string }[] };
+    expect(tasks.flows.map((f) => f.id)).not.toContain(statement.flow);
+  });
 });
