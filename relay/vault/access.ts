@@ -11,7 +11,9 @@
 import type { Context } from 'hono';
 import type { Peers } from '../common/peers';
 import { HttpError } from '../http/errors';
-import { GrantMineSchema, type SpaceRole } from '../../shared/schemas/vault';
+import { z } from 'zod';
+import { Id } from '../../shared/schemas/common';
+import { GrantMineSchema, SpaceRole as SpaceRoleSchema, type SpaceRole } from '../../shared/schemas/vault';
 
 export const READ_ROLES: readonly SpaceRole[] = ['viewer', 'editor', 'signer', 'manager'];
 export const WRITE_ROLES: readonly SpaceRole[] = ['editor', 'signer', 'manager'];
@@ -48,4 +50,25 @@ export async function requireSpaceRole(peers: Peers, c: Context, space: string, 
   if (role === null) throw new HttpError(403, 'E_FORBIDDEN', contract === undefined ? 'you hold no grant in this contract space' : 'you hold no grant in this contract space, nor a share of this contract');
   if (!allowed.includes(role)) throw new HttpError(403, 'E_FORBIDDEN', `${what} needs one of the roles ${allowed.join(', ')} in this space; you are ${role}`);
   return role;
+}
+
+/** The part of keys' GET /grants?space= answer the vault reads: who holds which role. */
+const SpaceMembersSchema = z.object({ space: Id, members: z.array(z.object({ member: Id, role: SpaceRoleSchema })) });
+
+/**
+ * Every member's role in `space` according to keys, asked with the caller's own token (keys
+ * answers members of the space only; anyone else gets 403 here). Used where the vault must know
+ * another account's role (the signers a flow names); the caller's own role still comes from
+ * requireSpaceRole.
+ */
+export async function spaceMembers(peers: Peers, c: Context, space: string): Promise<Map<string, SpaceRole>> {
+  const authorization = c.req.header('authorization');
+  if (!authorization) throw new HttpError(401, 'E_UNAUTHORIZED', 'sign in first (missing or malformed bearer token)');
+  const res = await peers.fetch('keys', `/grants?${new URLSearchParams({ space })}`, { headers: { authorization } });
+  if (res.status === 401) throw new HttpError(401, 'E_UNAUTHORIZED', 'session is invalid or expired; sign in again');
+  if (res.status === 403 || res.status === 404) throw new HttpError(403, 'E_FORBIDDEN', 'you hold no grant in this contract space');
+  if (!res.ok) throw new HttpError(503, 'E_PEER_UNAVAILABLE', `the keys service could not list the members of this space (HTTP ${res.status})`);
+  const parsed = SpaceMembersSchema.safeParse(await res.json().catch(() => null));
+  if (!parsed.success || parsed.data.space !== space) throw new HttpError(503, 'E_PEER_UNAVAILABLE', 'the keys service gave an unexpected answer');
+  return new Map(parsed.data.members.map((m) => [m.member, m.role]));
 }

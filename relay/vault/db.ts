@@ -107,7 +107,89 @@ const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Signing flows (docs/SIGNING.md section 3): the initiator's signed plan, each signer's signed
+    // step, and the signed decline or cancel that ended a flow. At most one active flow per file
+    // (the partial unique index), so the vault can hold a file's versions to the flow's order.
+    version: 4,
+    sql: `
+      CREATE TABLE signing_flows (
+        id TEXT PRIMARY KEY,
+        contract TEXT NOT NULL REFERENCES contracts (id),
+        space TEXT NOT NULL,
+        file TEXT NOT NULL REFERENCES files (id),
+        base_version INTEGER NOT NULL,
+        initiator TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'declined', 'cancelled', 'completed')),
+        decline TEXT,
+        cancel TEXT,
+        created_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        CHECK ((state = 'active') = (ended_at IS NULL)),
+        CHECK ((state = 'declined') = (decline IS NOT NULL)),
+        CHECK ((state = 'cancelled') = (cancel IS NOT NULL))
+      ) STRICT;
+      CREATE UNIQUE INDEX signing_one_active_flow_per_file ON signing_flows (file) WHERE state = 'active';
+      CREATE INDEX signing_flows_by_contract ON signing_flows (contract, created_at);
+
+      -- Who signs which flow: finds a caller's tasks without reading every plan.
+      CREATE TABLE signing_signers (
+        flow TEXT NOT NULL REFERENCES signing_flows (id),
+        account TEXT NOT NULL,
+        grp INTEGER NOT NULL,
+        PRIMARY KEY (flow, account)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX signing_signers_by_account ON signing_signers (account, flow);
+
+      CREATE TABLE signing_steps (
+        flow TEXT NOT NULL REFERENCES signing_flows (id),
+        seq INTEGER NOT NULL,
+        signer TEXT NOT NULL,
+        version_before INTEGER NOT NULL,
+        version_after INTEGER NOT NULL,
+        hash_after TEXT NOT NULL,
+        statement TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (flow, seq),
+        UNIQUE (flow, signer),
+        CHECK (version_after = version_before + 1)
+      ) STRICT;
+    `,
+  },
 ];
+
+const flowColumns = (p: string) =>
+  `${p}id AS id, ${p}contract AS contract, ${p}space AS space, ${p}file AS file, ${p}base_version AS baseVersion, ${p}initiator AS initiator,
+   ${p}plan AS plan, ${p}state AS state, ${p}decline AS decline, ${p}cancel AS cancel, ${p}created_at AS createdAt, ${p}ended_at AS endedAt`;
+
+export type SigningFlowState = 'active' | 'declined' | 'cancelled' | 'completed';
+
+export interface SigningFlowRow {
+  id: string;
+  contract: string;
+  space: string;
+  file: string;
+  baseVersion: number;
+  initiator: string;
+  /** the signed plan, JSON */
+  plan: string;
+  state: SigningFlowState;
+  decline: string | null;
+  cancel: string | null;
+  createdAt: number;
+  endedAt: number | null;
+}
+
+export interface SigningStepRow {
+  seq: number;
+  signer: string;
+  versionBefore: number;
+  versionAfter: number;
+  hashAfter: string;
+  /** the signed step, JSON */
+  statement: string;
+}
 
 export interface DeletionRequestRow {
   requestedBy: string;
@@ -282,6 +364,11 @@ export class VaultDb {
       if (!approve) return { outcome: 'rejected' };
       const inContract = 'SELECT id FROM files WHERE contract = ?';
       const blobs = this.q(`SELECT store, blob FROM replicas WHERE file IN (${inContract})`).all(contract) as { store: number; blob: string }[];
+      // A deleted contract's signing flows go with its files: nothing of it stays readable.
+      const ofContract = 'SELECT id FROM signing_flows WHERE contract = ?';
+      this.q(`DELETE FROM signing_steps WHERE flow IN (${ofContract})`).run(contract);
+      this.q(`DELETE FROM signing_signers WHERE flow IN (${ofContract})`).run(contract);
+      this.q('DELETE FROM signing_flows WHERE contract = ?').run(contract);
       this.q(`DELETE FROM replicas WHERE file IN (${inContract})`).run(contract);
       this.q(`DELETE FROM blocks WHERE file IN (${inContract})`).run(contract);
       this.q(`DELETE FROM file_versions WHERE file IN (${inContract})`).run(contract);
@@ -398,6 +485,89 @@ export class VaultDb {
 
   markCommitted(file: string, version: number): void {
     this.q("UPDATE file_versions SET state = 'committed', committed_at = ? WHERE file = ? AND version = ? AND state = 'uploading'").run(Date.now(), file, version);
+  }
+
+  /** The newest version of a file in any state, or undefined for an unknown file. */
+  latestFileVersion(file: string): number | undefined {
+    return (this.q('SELECT MAX(version) AS v FROM file_versions WHERE file = ?').get(file) as { v: number | null }).v ?? undefined;
+  }
+
+  // -- signing flows --------------------------------------------------------------------------
+
+  private static readonly FLOW_COLUMNS = flowColumns('');
+
+  signingFlow(id: string): SigningFlowRow | undefined {
+    return this.q(`SELECT ${VaultDb.FLOW_COLUMNS} FROM signing_flows WHERE id = ?`).get(id) as SigningFlowRow | undefined;
+  }
+
+  activeSigningFlowOfFile(file: string): SigningFlowRow | undefined {
+    return this.q(`SELECT ${VaultDb.FLOW_COLUMNS} FROM signing_flows WHERE file = ? AND state = 'active'`).get(file) as SigningFlowRow | undefined;
+  }
+
+  signingFlowsOfContract(contract: string, limit: number): SigningFlowRow[] {
+    return this.q(`SELECT ${VaultDb.FLOW_COLUMNS} FROM signing_flows WHERE contract = ? ORDER BY created_at DESC, id LIMIT ?`).all(contract, limit) as SigningFlowRow[];
+  }
+
+  /** Active flows of live contracts that name `account` as a signer who has not signed yet. */
+  activeSigningFlowsOf(account: string, limit: number): SigningFlowRow[] {
+    return this
+      .q(
+        `SELECT ${flowColumns('f.')} FROM signing_flows f
+           JOIN signing_signers s ON s.flow = f.id AND s.account = ?
+           JOIN contracts c ON c.id = f.contract AND c.deleted_at IS NULL
+          WHERE f.state = 'active' AND NOT EXISTS (SELECT 1 FROM signing_steps t WHERE t.flow = f.id AND t.signer = s.account)
+          ORDER BY f.created_at, f.id LIMIT ?`,
+      )
+      .all(account, limit) as SigningFlowRow[];
+  }
+
+  signingSigners(flow: string): { account: string; group: number }[] {
+    return this.q('SELECT account, grp AS "group" FROM signing_signers WHERE flow = ?').all(flow) as { account: string; group: number }[];
+  }
+
+  signingSteps(flow: string): SigningStepRow[] {
+    return this
+      .q('SELECT seq, signer, version_before AS versionBefore, version_after AS versionAfter, hash_after AS hashAfter, statement FROM signing_steps WHERE flow = ? ORDER BY seq')
+      .all(flow) as SigningStepRow[];
+  }
+
+  /**
+   * Starts a flow: 'exists' when the id is taken, 'busy' when the file has an active flow. The
+   * handler's own checks run synchronously just before (nothing else can write in between: one
+   * process, no await), so the transaction is for the rows together, not for the checks.
+   */
+  createSigningFlow(row: Omit<SigningFlowRow, 'state' | 'decline' | 'cancel' | 'endedAt'>, signers: readonly { account: string; group: number }[]): 'created' | 'exists' | 'busy' {
+    return this.db.transaction((): 'created' | 'exists' | 'busy' => {
+      if (this.signingFlow(row.id)) return 'exists';
+      if (this.activeSigningFlowOfFile(row.file)) return 'busy';
+      this
+        .q(
+          `INSERT INTO signing_flows (id, contract, space, file, base_version, initiator, plan, state, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
+        )
+        .run(row.id, row.contract, row.space, row.file, row.baseVersion, row.initiator, row.plan, row.createdAt);
+      const insert = this.q('INSERT INTO signing_signers (flow, account, grp) VALUES (?, ?, ?)');
+      for (const s of signers) insert.run(row.id, s.account, s.group);
+      return 'created';
+    }).immediate();
+  }
+
+  /** Appends a step (order and versions checked by the handler); `completes` ends the flow as completed. */
+  addSigningStep(flow: string, step: Omit<SigningStepRow, 'seq'>, completes: boolean): void {
+    this.db.transaction(() => {
+      const seq = (this.q('SELECT COUNT(*) AS n FROM signing_steps WHERE flow = ?').get(flow) as { n: number }).n;
+      const now = Date.now();
+      this
+        .q('INSERT INTO signing_steps (flow, seq, signer, version_before, version_after, hash_after, statement, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(flow, seq, step.signer, step.versionBefore, step.versionAfter, step.hashAfter, step.statement, now);
+      if (completes) this.q("UPDATE signing_flows SET state = 'completed', ended_at = ? WHERE id = ? AND state = 'active'").run(now, flow);
+    }).immediate();
+  }
+
+  /** Ends an active flow as declined or cancelled, keeping the signed statement that ended it. */
+  endSigningFlow(flow: string, state: 'declined' | 'cancelled', statement: string): boolean {
+    const column = state === 'declined' ? 'decline' : 'cancel';
+    return this.q(`UPDATE signing_flows SET state = ?, ${column} = ?, ended_at = ? WHERE id = ? AND state = 'active'`).run(state, statement, Date.now(), flow).changes === 1;
   }
 
   // -- blocks and replicas --------------------------------------------------------------------

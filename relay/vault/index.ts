@@ -59,6 +59,7 @@ import { VaultDb, type FileVersionRow, type RecordRow } from './db';
 import { HashPool, hashThreads } from './hasher';
 import { Replicas } from './replicas';
 import { certifiedSigningKey, verifiedOr400 } from './signers';
+import { registerSigningRoutes, signingUploadGuard } from './signing';
 
 export { configureBlockStores, LocalFolderStore, type BlockStore } from './block-store';
 
@@ -332,6 +333,8 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     const plan = planBlocks(m.ciphertextLength, m.blockSize);
     const blocks = m.blocks.map((h, i) => ({ length: blockRange(plan, m.ciphertextLength, i).length, sha256: fromBase64url(h) }));
     const manifest = JSON.stringify(SignedManifestSchema.parse(body.manifest));
+    // Right before the write, with no await in between: a signing flow may hold this file.
+    signingUploadGuard(db, body.file, body.version, sub(c));
     const result = db.createFileVersion({ contract: contract.id, file: body.file, version: body.version, uploader: m.uploader, manifest, ciphertextLength: m.ciphertextLength, blockSize: m.blockSize, blocks });
     if (result.outcome === 'other-contract') throw new HttpError(409, 'E_EXISTS', 'this file id belongs to another contract');
     if (result.outcome === 'conflict') throw new HttpError(409, 'E_EXISTS', `file version ${body.version} exists with another manifest`);
@@ -409,6 +412,8 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
         const more = missing.length > MAX_LISTED_MISSING ? ` and ${missing.length - MAX_LISTED_MISSING} more` : '';
         throw new HttpError(409, 'E_INCOMPLETE', `missing blocks: ${shown}${more}`);
       }
+      // A version registered before a signing flow began cannot be committed into the middle of it.
+      signingUploadGuard(db, fv.file, fv.version, fv.uploader);
       db.markCommitted(fv.file, fv.version);
     }
     return json(c, { file: fv.file, version: fv.version, state: 'committed' });
@@ -450,6 +455,10 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     }
     return new Response(opened.stream, { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(opened.size) } });
   });
+
+  // -- signing flows (signing.ts) -------------------------------------------------------------
+
+  registerSigningRoutes({ app, api, db, ctx, session, contractOr404, notDeleted });
 
   return {
     name: ctx.name,

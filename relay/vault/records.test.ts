@@ -336,7 +336,7 @@ describe('records stored before signing (migration 2)', () => {
       // Back to the version-1 schema with one unsigned record, as a database from before.
       const r = await seal(c, 1, { title: 'old' });
       const raw = new Database(join(dataDir, 'vault.sqlite'));
-      raw.exec('DROP TABLE deletion_requests; ALTER TABLE contracts DROP COLUMN deleted_at; ALTER TABLE records DROP COLUMN statement');
+      raw.exec('DROP TABLE signing_steps; DROP TABLE signing_signers; DROP TABLE signing_flows; DROP TABLE deletion_requests; ALTER TABLE contracts DROP COLUMN deleted_at; ALTER TABLE records DROP COLUMN statement');
       raw.pragma('user_version = 1');
       raw.prepare('INSERT INTO records (contract, kind, version, body, stored_by, stored_at) VALUES (?, ?, ?, ?, ?, ?)').run(c, r.kind, 1, JSON.stringify(r), 'alice', Date.now());
       raw.close();

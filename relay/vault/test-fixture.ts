@@ -105,16 +105,29 @@ export async function createFakePeers(): Promise<FakePeers> {
     if (!record) return c.json({ error: { code: 'E_NOT_FOUND', message: 'no such account' } }, 404);
     return c.json(record);
   });
+  const caller = async (authorization: string | undefined): Promise<string | null> => {
+    const m = /^Bearer (.+)$/.exec(authorization ?? '');
+    if (!m) return null;
+    try {
+      return (await verifyToken(pair.publicKey, m[1], { typ: 'session', iss: 'directory' })).sub;
+    } catch {
+      return null;
+    }
+  };
+  // The members part of GET /grants?space= (what signing reads): members of the space only, as keys answers.
+  app.get('/api/keys/grants', async (c) => {
+    peers.keysCalls++;
+    const sub = await caller(c.req.header('authorization'));
+    if (sub === null) return c.json({ error: { code: 'E_UNAUTHORIZED', message: 'sign in' } }, 401);
+    const space = c.req.query('space') ?? '';
+    const members = grants.get(space);
+    if (!members?.has(sub)) return c.json({ error: { code: 'E_NOT_FOUND', message: 'no such space among yours' } }, 404);
+    return c.json({ space, members: [...members].map(([member, role]) => ({ member, role })) });
+  });
   app.get('/api/keys/grants/mine', async (c) => {
     peers.keysCalls++;
-    const m = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
-    if (!m) return c.json({ error: { code: 'E_UNAUTHORIZED', message: 'sign in' } }, 401);
-    let sub: string;
-    try {
-      sub = (await verifyToken(pair.publicKey, m[1], { typ: 'session', iss: 'directory' })).sub;
-    } catch {
-      return c.json({ error: { code: 'E_UNAUTHORIZED', message: 'bad session' } }, 401);
-    }
+    const sub = await caller(c.req.header('authorization'));
+    if (sub === null) return c.json({ error: { code: 'E_UNAUTHORIZED', message: 'sign in' } }, 401);
     const space = c.req.query('space') ?? '';
     const contract = c.req.query('contract');
     const role = grants.get(space)?.get(sub) ?? null;
