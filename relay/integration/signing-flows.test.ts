@@ -5,7 +5,8 @@
  * Covered: sequential, parallel and grouped orders; out-of-order steps and uploads refused by the
  * client and by the vault; a stale version; decline with a sealed reason; cancel; signers without
  * the signer role; and a malicious relay (forged, dropped, reordered or rolled-back steps, a
- * planted plan) refused by loadSigningFlow.
+ * planted plan) refused by loadSigningFlow. Seals on a step, with real PDF signatures, are in
+ * signing.test.ts.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -155,7 +156,7 @@ describe('signing flows over HTTPS', () => {
       file: sequentialFile,
       order: 'sequential',
       signers: [{ account: s1.account }, { account: s2.account }],
-      fields: [box(s1.account, 'signature', 0), box(s1.account, 'date', 1), box(s2.account, 'signature', 2), box(s2.account, 'seal', 3, 'seal-contract')],
+      fields: [box(s1.account, 'signature', 0), box(s1.account, 'date', 1), box(s2.account, 'signature', 2), box(s2.account, 'text', 3)],
     });
     sequential = flow.id;
     expect(flow).toMatchObject({ state: 'active', baseVersion: 1, initiator: editor.account, signers: [{ account: s1.account, group: 1 }, { account: s2.account, group: 2 }] });
@@ -172,7 +173,7 @@ describe('signing flows over HTTPS', () => {
     const h = await fileDigest(await plaintextOf(s2, sequentialFile, 1));
     const outOfTurn = await signStatement(s2.signing.privateKey, {
       type: SIGNING_STEP_TYPE, flow: sequential, contract: contractId, file: sequentialFile, versionBefore: 1, versionAfter: 2, hashBefore: h, hashAfter: h,
-      fields: [box(s2.account, 'signature', 2).id, box(s2.account, 'seal', 3).id], seals: ['seal-contract'], signer: s2.account, sealApprovals: [],
+      fields: [box(s2.account, 'signature', 2).id, box(s2.account, 'text', 3).id], seals: [], signer: s2.account, sealApprovals: [],
     });
     expect(await relayCode(t.request('POST', `/api/vault/signing-flows/${sequential}/steps`, { step: outOfTurn }, s2.session))).toBe('E_ORDER');
 
@@ -184,12 +185,12 @@ describe('signing flows over HTTPS', () => {
     const seen = await load(viewer, sequential);
     expect(seen.state).toBe('completed');
     expect(seen.steps.map((s) => s.signer)).toEqual([s1.account, s2.account]);
-    expect(seen.steps[1]).toMatchObject({ seals: ['seal-contract'], sealApprovals: ['use-seal-contract'] });
+    expect(seen.steps[1]).toMatchObject({ seals: [], sealApprovals: [] });
     expect(seen.chain.map((c) => c.version)).toEqual([1, 2, 3]);
     for (const link of seen.chain) expect(link.hash).toBe(await fileDigest(await plaintextOf(viewer, sequentialFile, link.version)));
     const v3 = new TextDecoder().decode(await plaintextOf(viewer, sequentialFile, 3));
     expect(v3).toContain(`%signed sv-${sequential}-${s1.account} stamps=2`);
-    expect(v3).toContain(`%signed sv-${sequential}-seal-contract stamps=1`);
+    expect(v3).toContain(`%signed sv-${sequential}-${s2.account} stamps=2`);
     expect(whoseTurn(seen)).toEqual([]);
     // The file is free again once the flow ended.
     await uploadFile(t, editor, as(editor).dek, new Blob([enc.encode('an edit after signing')]), { contract: contractId, file: sequentialFile, version: 4 });

@@ -11,6 +11,7 @@
  * Ordering checks run synchronously after the handler's last await: the vault is one process
  * and better-sqlite3 is synchronous, so no other request can commit a step in between.
  */
+import { requireSealUse } from './seal-use';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { SessionEnv } from '../common/auth';
 import type { ApiDescription } from '../common/openapi';
@@ -230,9 +231,9 @@ export function registerSigningRoutes({ app, api, db, ctx, session, contractOr40
     response: SigningFlowSchema,
     errors: {
       400: 'E_CONTEXT (another flow, contract, file or signer; other fields or seals; versionAfter not uploaded and committed; hashBefore not the last hashAfter), E_SIGNATURE',
-      403: 'E_FORBIDDEN: not a signer of this flow, or no longer holding the signer role',
+      403: 'E_FORBIDDEN: not a signer of this flow, or no longer holding the signer role, or not a user of a seal the step applies; E_SEAL_INACTIVE',
       404: 'no such flow',
-      409: 'E_ORDER (not your turn, or signed already), E_CONFLICT (versionBefore is not the latest: download it and sign again; or someone else uploaded versionAfter), E_NOT_ACTIVE',
+      409: 'E_ORDER (not your turn, or signed already), E_CONFLICT (versionBefore is not the latest: download it and sign again; or someone else uploaded versionAfter), E_NOT_ACTIVE, E_SEAL_APPROVAL (a seal whose use needs a manager\'s approval, and none named)',
     },
   });
   app.post('/signing-flows/:flow/steps', session, async (c) => {
@@ -251,6 +252,7 @@ export function registerSigningRoutes({ app, api, db, ctx, session, contractOr40
     if (s.versionAfter !== s.versionBefore + 1) throw new HttpError(400, 'E_CONTEXT', 'versionAfter must be versionBefore + 1');
     const key = await certifiedSigningKey(ctx.peers, s.signer);
     await verifiedOr400('the signing step', () => verifyStatement(key, step, SIGNING_STEP_TYPE));
+    for (const seal of s.seals) await requireSealUse(ctx.peers, c, { seal, contract: flow.contract, flow: flow.id, user: s.signer, approvals: s.sealApprovals });
     const statement = JSON.stringify(step);
 
     // From here on synchronous (see the top of this file).
