@@ -1,25 +1,18 @@
 /**
- * One signer's turn, wired for the browser: the marks drawn here (handwritten or typed
- * signature, dates, texts, seal stamps) become PNGs sized to their fields, the personal PAdES
- * signature uses the account's own signing key and certificate, each seal its own key opened
- * from the envelope addressed to this account. shared/protocol/signing signMyTurn does the rest
- * (download and check, sign, upload, signed step).
+ * The marks of one signer's turn drawn in this browser (handwritten or typed signature, dates,
+ * texts, seal stamps), each a PNG of its field's shape, handed to shared/protocol/signing-turn,
+ * which signs, uploads and records the step.
  */
-import { signPdf } from '$shared/pdf';
-import { fromBase64 } from '$shared/crypto/encoding';
-import { signMyTurn, type VerifiedSigningFlow } from '$shared/protocol/signing';
+import { signTurn as signWithMarks, type TurnPhase } from '$shared/protocol/signing-turn';
+import type { VerifiedSigningFlow } from '$shared/protocol/signing';
 import type { SigningField } from '$shared/schemas/signing';
-import { checkSealUseApproval, openSealKey, recordSealUse, type SealWire } from '$shared/protocol/seals';
-import { PublicKeysResponse } from '$shared/schemas/directory';
-import { parseAnswer } from '$shared/protocol/account';
-import { verifyEmployeeCertificate } from '$shared/pki/employee-certificate';
-import { NAME_OIDS, parseCertificate, subjectField } from '$shared/pki/x509';
-import { transport } from '$lib/relay';
+import type { SealWire } from '$shared/protocol/seals';
+import { fromBase64 } from '$shared/crypto/encoding';
 import { fileTransport, me } from '$lib/contracts/session';
 import type { SigningContract } from './contract';
 import { canvasPng, MARK_DENSITY, textMarkPng } from './marks';
 
-export type TurnPhase = 'preparing' | 'signing' | 'uploading' | 'recording';
+export type { TurnPhase };
 
 export interface TurnInputs {
   /** the signer's mark, for signature fields */
@@ -32,24 +25,6 @@ export interface TurnInputs {
   pageSizes: ReadonlyMap<number, { width: number; height: number }>;
   seals: ReadonlyMap<string, SealWire>;
   onPhase(phase: TurnPhase): void;
-}
-
-/** The account's own certificate, checked to certify exactly the keys this browser holds. */
-export async function myCertificatePem(caPem: string): Promise<string> {
-  const account = me();
-  const keys = parseAnswer(PublicKeysResponse, await transport.request('GET', `/api/directory/accounts/${encodeURIComponent(account.account)}/public-keys`), 'public keys');
-  if (!keys.certificate || keys.revoked) throw new Error('your account has no valid certificate; ask the security administrator');
-  const cert = parseCertificate(keys.certificate, 'your certificate');
-  await verifyEmployeeCertificate(keys.certificate, {
-    caCertificatePem: caPem,
-    account: account.account,
-    legalName: subjectField(cert, NAME_OIDS.commonName, 'legal name (CN)'),
-    employeeNumber: subjectField(cert, NAME_OIDS.serialNumber, 'employee number (serialNumber)'),
-    signingKeySpki: account.signing.spki,
-    envelopeKeySpki: account.envelope.spki,
-    now: new Date(),
-  });
-  return keys.certificate;
 }
 
 /** `png` drawn centred and whole in a transparent image of the field's shape, so it is not stretched. */
@@ -69,29 +44,13 @@ async function fitted(png: Uint8Array, box: { width: number; height: number }): 
 }
 
 export async function signTurn(loaded: SigningContract, flow: VerifiedSigningFlow, inputs: TurnInputs) {
-  const account = me();
-  inputs.onPhase('preparing');
-  const certificatePem = await myCertificatePem(loaded.caPem);
   const boxOf = (f: SigningField) => {
     const page = inputs.pageSizes.get(f.page);
     if (!page) throw new Error(`page ${f.page + 1} of the PDF is missing`);
     return { width: f.width * page.width, height: f.height * page.height };
   };
-  const opened = new Map<string, { serial: string }>();
-  const result = await signMyTurn(fileTransport, account, loaded.opened, flow, {
-    certificatePem,
-    chainPems: [loaded.caPem],
-    async signPdf(pdf, options) {
-      inputs.onPhase('signing');
-      const out = await signPdf(pdf, options);
-      inputs.onPhase('uploading');
-      return out;
-    },
-    async openSealKey(seal) {
-      const key = await openSealKey(transport, account, loaded.caPem, seal);
-      opened.set(seal, { serial: key.serial });
-      return key;
-    },
+  return signWithMarks(fileTransport, me(), loaded.caPem, loaded.opened, flow, {
+    onPhase: inputs.onPhase,
     async stampFor(field) {
       const box = boxOf(field);
       switch (field.kind) {
@@ -109,14 +68,5 @@ export async function signTurn(loaded: SigningContract, flow: VerifiedSigningFlo
         }
       }
     },
-    async sealApprovalFor(seal) {
-      const wire = inputs.seals.get(seal);
-      if (!wire) return null;
-      const approval = await checkSealUseApproval(transport, account, loaded.caPem, wire, { contract: flow.contract, flow: flow.id, user: account.account });
-      return approval?.statement.request ?? null;
-    },
   });
-  inputs.onPhase('recording');
-  for (const [seal, { serial }] of opened) await recordSealUse(transport, account, seal, { contract: flow.contract, flow: flow.id, serial });
-  return result;
 }
