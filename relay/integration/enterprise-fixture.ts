@@ -10,6 +10,7 @@ import { derivePasswordHalf } from '../../shared/crypto/argon2';
 import { registerAccount, type DeriveP, type RegisteredAccount } from '../../shared/protocol/account';
 import { certifyAccount, establishEnterpriseCa, openEnterpriseCaKey } from '../../shared/protocol/certification';
 import { fetchTransport, type RelayTransport } from '../../shared/protocol/relay-transport';
+import type { FileTransport } from '../../shared/protocol/files';
 import { AccountProfileSchema } from '../../shared/schemas/directory';
 import { createLogger } from '../common/observability';
 import { startRelay, type RunningRelay, type StartRelayOptions } from '../server';
@@ -20,7 +21,8 @@ export const deriveP: DeriveP = (password, salt, params) => derivePasswordHalf(p
 export interface Enterprise {
   relay: RunningRelay;
   dataDir: string;
-  transport: RelayTransport;
+  /** moves storage blocks too, as the app's own transport does */
+  transport: FileTransport;
   sys: RegisteredAccount;
   sec: RegisteredAccount;
   auditor: RegisteredAccount;
