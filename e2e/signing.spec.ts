@@ -195,8 +195,7 @@ test('a seal is requested, approved and used; two employees sign in order; three
     await ca.saveAs(caPath);
     expect(readFileSync(caPath, 'utf8')).toBe(caPem);
 
-    await followInApp(suePage, flowPath.replace(/\/signing\/.*$/, ''));
-    const [pdf] = await Promise.all([suePage.waitForEvent('download'), suePage.getByTestId('file-row').getByTestId('download').click()]);
+    const [pdf] = await Promise.all([suePage.waitForEvent('download'), suePage.getByTestId('download-signed').click()]);
     expect(pdf.suggestedFilename()).toBe('supply-agreement.pdf');
     await pdf.saveAs(signedPath);
   });
@@ -218,7 +217,6 @@ test('a seal is requested, approved and used; two employees sign in order; three
     tampered[at] = tampered[at]! ^ 0x20;
     const tamperedPath = join(dir, 'supply-agreement-changed.pdf');
     writeFileSync(tamperedPath, tampered);
-    await suePage.getByTestId('file-row').getByTestId('view-pdf').click();
     await suePage.getByTestId('verify-local-input').setInputFiles(tamperedPath);
     await expect(suePage.getByTestId('signatures-local')).toContainText('supply-agreement-changed.pdf');
     await expect(suePage.getByTestId('signatures-verdict')).toHaveText('Not every signature is valid: see below.', { timeout: 30_000 });

@@ -63,6 +63,20 @@ async function plaintext(who: UnlockedAccount, version: number): Promise<Uint8Ar
   return out.bytes();
 }
 
+/** Every entry of the log about `target`, as the auditor reads it: action, who signed it (the actor or the observing service), actor. */
+async function auditOf(target: string): Promise<{ action: string; kind: string; actor: string }[]> {
+  const found: { action: string; kind: string; actor: string }[] = [];
+  for (let start: number | null = 0; start !== null; ) {
+    const page = (await t.request('GET', `/api/audit/entries?start=${start}&limit=1000`, undefined, e.auditor.session)) as {
+      entries: { entry: { action: string; target: string; actor: string; signer: { kind: string } } | null }[];
+      nextStart: number | null;
+    };
+    for (const x of page.entries) if (x.entry?.target === target) found.push({ action: x.entry.action, kind: x.entry.signer.kind, actor: x.entry.actor });
+    start = page.nextStart;
+  }
+  return found;
+}
+
 beforeAll(async () => {
   requirePdfTools();
   e = await startEnterprise('Signing Test Co');
@@ -156,6 +170,27 @@ describe('a contract signed by two employees in order, one of them applying the 
       ['Signature is Valid.', 'Certificate is Trusted.'],
     ]);
     for (const r of reports) expect(opensslVerifies(signed, r.byteRange, e.caPem)).toBe(true);
+
+    // Every step is in the audit log, signed by its actor (account) or observed by the service.
+    const flowLog = await auditOf(`contract:${contract}/signing:${flowId}`);
+    for (const expected of [
+      { action: 'signing.start', kind: 'account', actor: eddie.account },
+      { action: 'signing.start', kind: 'service', actor: eddie.account },
+      { action: 'signing.download', kind: 'account', actor: sam.account },
+      { action: 'signing.sign', kind: 'account', actor: sam.account },
+      { action: 'signing.sign', kind: 'service', actor: sam.account },
+      { action: 'signing.sign', kind: 'account', actor: sue.account },
+      { action: 'signing.complete', kind: 'service', actor: sue.account },
+    ]) expect(flowLog).toContainEqual(expected);
+    const sealLog = await auditOf(`seal:${sealId}`);
+    for (const expected of [
+      { action: 'seal.request', kind: 'account', actor: mark.account },
+      { action: 'seal.approve', kind: 'account', actor: sec2.account },
+      { action: 'seal.activate', kind: 'service', actor: sec2.account },
+      { action: 'seal.use-request', kind: 'account', actor: sue.account },
+      { action: 'seal.use-approve', kind: 'account', actor: mark.account },
+      { action: 'seal.use', kind: 'account', actor: sue.account },
+    ]) expect(sealLog).toContainEqual(expected);
   });
 
   it('shows a PDF changed after signing as invalid', async () => {
