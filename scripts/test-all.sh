@@ -6,6 +6,7 @@ step() { printf '\n== %s ==\n' "$1"; }
 step "type checks (tsc, svelte-check)"
 npm run --silent check
 step "unit and integration tests (vitest)"
+bash scripts/pdf-tools.sh
 npx vitest run
 step "build the SPA"
 npm run --silent build >/dev/null
