@@ -212,12 +212,12 @@ describe('a seal from request to destruction', () => {
 });
 
 describe('refusals', () => {
-  it('refuses one person on two lists (E_SEPARATION at the relay) and a requester who is not a manager', async () => {
+  it('refuses one person on two lists (E_SEAL_SEPARATION at the relay) and a requester who is not a manager', async () => {
     expect(await codeOf(requestSeal(t, manager, e.caPem, input({ auditors: [user.account] })))).toBe('E_CONTEXT');
     const stamp = stampPng();
     const statement = { type: SEAL_REQUEST_TYPE, seal: 'seal-overlap', sealType: 'finance', name: 'Finance seal', stampDigest: await stampDigest(stamp), managers: [manager.account], users: [user.account], auditors: [user.account], useNeedsApproval: false, requester: manager.account };
     const request = await signStatement(manager.signing.privateKey, statement);
-    expect(await relayCode(t.request('POST', '/api/keys/seals', { stampPng: stamp, request }, manager.session))).toBe('E_SEPARATION');
+    expect(await relayCode(t.request('POST', '/api/keys/seals', { stampPng: stamp, request }, manager.session))).toBe('E_SEAL_SEPARATION');
     const notManager = await signStatement(user.signing.privateKey, { ...statement, auditors: [auditor.account], requester: user.account });
     expect(await relayCode(t.request('POST', '/api/keys/seals', { stampPng: stamp, request: notManager }, user.session))).toBe('E_CONTEXT');
   });

@@ -72,7 +72,7 @@ describe('seal routes: input', () => {
       ['empty users', await body({ statement: { users: [] } }), 400, 'E_VALIDATION'],
       ['51 auditors', await body({ statement: { auditors: Array.from({ length: 51 }, (_, i) => `a${i}`) } }), 400, 'E_VALIDATION'],
       ['a person twice in one list', await body({ statement: { users: [user.id, user.id] } }), 400, 'E_VALIDATION'],
-      ['a person on two lists', await body({ statement: { auditors: [user.id] } }), 400, 'E_SEPARATION'],
+      ['a person on two lists', await body({ statement: { auditors: [user.id] } }), 400, 'E_SEAL_SEPARATION'],
       ['a reserved id', await body({ statement: { seal: 'revocations' } }), 400, 'E_VALIDATION'],
       ['a name with a newline', await body({ statement: { name: 'a\nb' } }), 400, 'E_VALIDATION'],
       ['another stamp', await body({ stampPng: toBase64(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(120).fill(2)])) }), 400, 'E_CONTEXT'],

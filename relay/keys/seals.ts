@@ -135,7 +135,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
   /** Four eyes and separation: the deciding administrator is neither the one who asked nor holds any power over the seal. */
   const requireIndependent = (row: SealRow, caller: string, askedBy: string) => {
     if (caller === askedBy) throw new HttpError(403, 'E_FOUR_EYES', 'the person who asked cannot decide');
-    if (onAnyList(lists(row), caller)) throw new HttpError(403, 'E_SEPARATION', 'a manager, user or auditor of the seal cannot decide about it');
+    if (onAnyList(lists(row), caller)) throw new HttpError(403, 'E_SEAL_SEPARATION', 'a manager, user or auditor of the seal cannot decide about it');
   };
 
   const changed = () => new HttpError(409, 'E_CONFLICT', 'the seal changed meanwhile; reload and try again');
@@ -187,7 +187,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     body: CreateSealSchema,
     response: SealSchema,
     errors: {
-      400: 'E_VALIDATION, E_SIGNATURE (not signed by the caller), E_CONTEXT (stamp digest, the caller is not a manager), E_SEPARATION (one person on two lists)',
+      400: 'E_VALIDATION, E_SIGNATURE (not signed by the caller), E_CONTEXT (stamp digest, the caller is not a manager), E_SEAL_SEPARATION (one person on two lists)',
       409: 'E_CONFLICT (the id exists, or a second company seal), E_NOT_CERTIFIED (someone listed is not an active, certified account)',
       413: 'body too large',
     },
@@ -200,7 +200,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     if (st.stampDigest !== (await stampDigest(body.stampPng))) throw new HttpError(400, 'E_CONTEXT', 'the request names another stamp');
     if (!st.managers.includes(me)) throw new HttpError(400, 'E_CONTEXT', "the one who asks for a seal is one of its managers");
     const everyone = [...st.managers, ...st.users, ...st.auditors];
-    if (new Set(everyone).size !== everyone.length) throw new HttpError(400, 'E_SEPARATION', 'managers, users and auditors must be different people');
+    if (new Set(everyone).size !== everyone.length) throw new HttpError(400, 'E_SEAL_SEPARATION', 'managers, users and auditors must be different people');
     if (seals.get(st.seal)) throw new HttpError(409, 'E_CONFLICT', 'a seal with this id exists');
     for (const account of everyone) await requireCertifiedRecipient(peers, account);
     await verifySignedBy(peers, me, body.request, SEAL_REQUEST_TYPE);
@@ -247,7 +247,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     response: SealSchema,
     errors: {
       400: 'E_VALIDATION, E_SIGNATURE, E_CONTEXT (another seal, request or certificate; not exactly one envelope per user; not wrapped to the user)',
-      403: 'E_FORBIDDEN (not a security administrator), E_FOUR_EYES (the requester), E_SEPARATION (on a list)',
+      403: 'E_FORBIDDEN (not a security administrator), E_FOUR_EYES (the requester), E_SEAL_SEPARATION (on a list)',
       404: 'no such seal',
       409: 'E_CONFLICT (not requested any more), E_NOT_CERTIFIED',
     },
@@ -311,7 +311,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     auth: 'session',
     body: RejectSealSchema,
     response: SealSchema,
-    errors: { 400: 'E_VALIDATION, E_SIGNATURE, E_CONTEXT', 403: 'E_FORBIDDEN, E_FOUR_EYES, E_SEPARATION', 404: 'no such seal', 409: 'E_CONFLICT: not requested any more' },
+    errors: { 400: 'E_VALIDATION, E_SIGNATURE, E_CONTEXT', 403: 'E_FORBIDDEN, E_FOUR_EYES, E_SEAL_SEPARATION', 404: 'no such seal', 409: 'E_CONFLICT: not requested any more' },
   });
   app.post('/seals/:id/reject', session, async (c) => {
     const { sub: me, roles } = c.get('session');
@@ -371,7 +371,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     auth: 'session',
     body: DecideSealActionSchema,
     response: SealSchema,
-    errors: { 400: 'E_VALIDATION, E_SIGNATURE, E_CONTEXT', 403: 'E_FORBIDDEN, E_FOUR_EYES, E_SEPARATION', 404: 'no such seal', 409: 'E_CONFLICT: nothing pending' },
+    errors: { 400: 'E_VALIDATION, E_SIGNATURE, E_CONTEXT', 403: 'E_FORBIDDEN, E_FOUR_EYES, E_SEAL_SEPARATION', 404: 'no such seal', 409: 'E_CONFLICT: nothing pending' },
   });
   app.post('/seals/:id/decide', session, async (c) => {
     const { sub: me, roles } = c.get('session');
