@@ -347,11 +347,12 @@ export async function verifyAuditLog(input: AuditEvidence, options: VerifyAuditO
   // ---- entries: order, leaf hashes, format ----
   const leaves: Uint8Array<ArrayBuffer>[] = new Array<Uint8Array<ArrayBuffer>>(total);
   const leafHashes: Uint8Array[] = new Array<Uint8Array>(total);
+  const given = new Set(entries.map((e) => e.index));
   for (let i = 0; i < total; i++) {
     const stored = entries[i]!;
     if (stored.index !== i) {
-      // Either an entry is missing here (a jump ahead) or the relay moved one (anything else).
-      const kind = stored.index > i && (i === 0 || entries[i - 1]!.index === i - 1) ? 'missing-entry' : 'order';
+      // Entry i is either nowhere in the list (missing) or somewhere else (moved).
+      const kind = given.has(i) ? 'order' : 'missing-entry';
       failures.push({ kind, index: i, message: kind === 'missing-entry' ? `entry ${i} is missing (the next one given is ${stored.index})` : `entry ${i} is out of order: it says it is entry ${stored.index}` });
     }
     try {
