@@ -37,6 +37,15 @@ export async function exportAuditBundle(transport: RelayTransport, auditor: Unlo
   // The latest checkpoint first: its size tells how many entries to expect, for progress only.
   const latest = parseAnswer(CheckpointResponseSchema, await get('/api/audit/checkpoint'), 'checkpoint');
 
+  // Checkpoints before entries: a checkpoint signed meanwhile would cover entries not fetched.
+  const checkpoints: { size: number; note: string }[] = [];
+  for (let start: number | null = 0; start !== null; ) {
+    const page: z.infer<typeof CheckpointListSchema> = parseAnswer(CheckpointListSchema, await get(`/api/audit/checkpoints?start=${start}&limit=${AUDIT_PAGE_MAX}`), 'checkpoints');
+    checkpoints.push(...page.checkpoints);
+    if (page.nextStart !== null && page.nextStart <= start) throw new RelayApiError(502, 'E_FORMAT', 'the checkpoint pages do not advance');
+    start = page.nextStart;
+  }
+
   const entries: StoredEntry[] = [];
   for (let start: number | null = 0; start !== null; ) {
     const page: z.infer<typeof EntriesPageSchema> = parseAnswer(EntriesPageSchema, await get(`/api/audit/entries?start=${start}&limit=${AUDIT_PAGE_MAX}`), 'audit entries');
@@ -44,14 +53,6 @@ export async function exportAuditBundle(transport: RelayTransport, auditor: Unlo
     onProgress?.(entries.length, Math.max(latest.size, entries.length));
     // A relay that answers the same page forever must not keep the export running.
     if (page.nextStart !== null && page.nextStart <= start) throw new RelayApiError(502, 'E_FORMAT', 'the audit log pages do not advance');
-    start = page.nextStart;
-  }
-
-  const checkpoints: { size: number; note: string }[] = [];
-  for (let start: number | null = 0; start !== null; ) {
-    const page: z.infer<typeof CheckpointListSchema> = parseAnswer(CheckpointListSchema, await get(`/api/audit/checkpoints?start=${start}&limit=${AUDIT_PAGE_MAX}`), 'checkpoints');
-    checkpoints.push(...page.checkpoints);
-    if (page.nextStart !== null && page.nextStart <= start) throw new RelayApiError(502, 'E_FORMAT', 'the checkpoint pages do not advance');
     start = page.nextStart;
   }
 
