@@ -14,10 +14,10 @@
  * signature checks run in bounded parallel batches (WebCrypto works off the main thread).
  */
 import { concatBytes, equalBytes, fromUtf8, own, utf8 } from '../crypto/bytes';
-import { canonicalJson, fromBase64url, toBase64url, type Json } from '../crypto/encoding';
+import { canonicalJson, fromBase64url, toBase64url } from '../crypto/encoding';
 import { isCryptoError } from '../crypto/errors';
 import { publicKeyId } from '../crypto/statements';
-import { accountSignedBytes, detailsDigest, serviceSignedBytes, type AuditEntry } from '../formats/audit-entry';
+import { detailsDigest, type AuditEntry } from '../formats/audit-entry';
 import { NAME_OIDS, checkP256, checkSignedBy, parseCertificate, type x509 } from '../pki/x509';
 import { AppendEntryRequestSchema, type StoredEntrySchema } from '../schemas/audit';
 import {
@@ -288,29 +288,44 @@ async function importServiceKeys(evidence: AuditEvidence, failures: AuditFailure
 interface ParsedEntry {
   entry: AuditEntry;
   signature: Uint8Array<ArrayBuffer>;
+  /** JCS(entry): the bytes an account signs, cut out of the (canonical) leaf */
+  entryBytes: Uint8Array<ArrayBuffer>;
 }
 
+/** Built once: a zod schema is compiled on construction, which per entry would dominate the run. */
+const SignedEntrySchema = AppendEntryRequestSchema.omit({ detailsJson: true });
+const LEAF_HEAD = '{"entry":';
+/** serviceSignedBytes(entry) is this prefix and JCS(entry) (shared/formats/audit-entry.ts). */
+const SERVICE_DOMAIN = utf8('sealvault/v1/audit-entry\u0000');
+
 /** Parses leaf bytes; pushes an entry-format failure and returns undefined when they are not an entry. */
-function parseLeaf(stored: StoredEntry, leaf: Uint8Array, index: number, failures: AuditFailure[]): ParsedEntry | undefined {
+function parseLeaf(stored: StoredEntry, leaf: Uint8Array<ArrayBuffer>, index: number, failures: AuditFailure[]): ParsedEntry | undefined {
   const bad = (message: string) => {
     failures.push({ kind: 'entry-format', index, message });
     return undefined;
   };
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(fromUtf8(leaf));
+    text = fromUtf8(leaf);
+    json = JSON.parse(text);
   } catch {
     return bad('the leaf is not JSON');
   }
-  const parsed = AppendEntryRequestSchema.omit({ detailsJson: true }).safeParse(json);
+  const parsed = SignedEntrySchema.safeParse(json);
   if (!parsed.success) return bad(`the leaf is not a signed audit entry: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const entry = parsed.data.entry as AuditEntry;
   // The leaf must be the canonical form, so one entry has exactly one leaf (and one leaf hash).
-  if (canonicalJson(json) !== fromUtf8(leaf)) return bad('the leaf is not in canonical JSON form');
-  if (stored.entry === null || canonicalJson(stored.entry) !== canonicalJson(entry as unknown as Json)) return bad('the entry shown beside the leaf is not the entry in the leaf');
-  if (stored.signature !== parsed.data.signature) return bad('the signature shown beside the leaf is not the signature in the leaf');
-  if (entry.signer.kind === 'account' && (entry.actor !== entry.signer.account)) return bad('an account-signed entry names another actor');
-  return { entry, signature: fromBase64url(parsed.data.signature) };
+  if (canonicalJson(json) !== text) return bad('the leaf is not in canonical JSON form');
+  if (stored.entry === null || stored.signature === null || canonicalJson({ entry: stored.entry, signature: stored.signature }) !== text) {
+    return bad('the entry or signature shown beside the leaf is not the one in the leaf');
+  }
+  if (entry.signer.kind === 'account' && entry.actor !== entry.signer.account) return bad('an account-signed entry names another actor');
+  // JCS sorts "entry" before "signature", and every field of an entry is ASCII (the schema), so
+  // JCS(entry) is exactly the bytes between the head and the signature member.
+  const tail = utf8(`,"signature":${JSON.stringify(parsed.data.signature)}}`).length;
+  const entryBytes = leaf.slice(LEAF_HEAD.length, leaf.length - tail);
+  return { entry, signature: fromBase64url(parsed.data.signature), entryBytes };
 }
 
 export async function verifyAuditLog(input: AuditEvidence, options: VerifyAuditOptions = {}): Promise<AuditVerdict> {
@@ -399,7 +414,7 @@ export async function verifyAuditLog(input: AuditEvidence, options: VerifyAuditO
         if (entry.actor.startsWith('service:') && entry.actor !== `service:${signer.service}`) {
           return void failures.push({ kind: 'entry-signature', index: i, message: `the ${signer.service} service signed an entry naming ${entry.actor} as actor` });
         }
-        const ok = signature.length === 64 && (await crypto.subtle.verify({ name: 'Ed25519' }, trusted.key, signature, serviceSignedBytes(entry)).catch(() => false));
+        const ok = signature.length === 64 && (await crypto.subtle.verify({ name: 'Ed25519' }, trusted.key, signature, concatBytes(SERVICE_DOMAIN, p.entryBytes)).catch(() => false));
         if (!ok) failures.push({ kind: 'entry-signature', index: i, message: `the signature does not verify with the ${signer.service} service key` });
         return;
       }
@@ -407,7 +422,7 @@ export async function verifyAuditLog(input: AuditEvidence, options: VerifyAuditO
       if (!key) {
         return void failures.push({ kind: 'entry-signature', index: i, message: `no certificate of account ${signer.account} holds key ${signer.keyId}` });
       }
-      const ok = signature.length === 64 && (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key.key, signature, accountSignedBytes(entry)).catch(() => false));
+      const ok = signature.length === 64 && (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key.key, signature, p.entryBytes).catch(() => false));
       if (!ok) return void failures.push({ kind: 'entry-signature', index: i, message: `the signature does not verify with the key of account ${signer.account}` });
       if (!key.certified) {
         uncertified++;
