@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -5,10 +6,13 @@ import { DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT, startRelay, type StartRelayOptio
 import { SERVICE_NAMES, isServiceName, type ServiceName } from './services/names';
 import { backup } from './ops/backup';
 import { status } from './ops/status';
+import { parseAuditBundle } from '../shared/audit/bundle';
+import { describeFailure, verifyAuditLog } from '../shared/audit/verify';
 
 export const USAGE = `Usage: sealvault start [--port N] [--http-port N] [--host ADDR] [--data DIR] [--service NAME]
        sealvault backup --to DIR [--data DIR] [--service NAME]
        sealvault status [--data DIR] [--url https://localhost:8443/]
+       sealvault verify-audit BUNDLE.json   (exit 0: all verifies, 1: failures, 2: unreadable)
 
   --port N          HTTPS port (default $SEALVAULT_PORT or ${DEFAULT_HTTPS_PORT}; 0 picks a free port)
   --http-port N     plain-HTTP port that only redirects to HTTPS (default $SEALVAULT_HTTP_PORT or ${DEFAULT_HTTP_PORT}; 0 disables)
@@ -129,9 +133,46 @@ export function parseOps(argv: readonly string[], env: Env): OpsOptions {
   };
 }
 
+/**
+ * `sealvault verify-audit <bundle.json>`: checks an exported audit bundle offline with the same
+ * core as the auditor's console. One line per failure, then a summary; returns the exit status.
+ */
+export async function verifyAuditCommand(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  if (argv.length !== 1) {
+    err('sealvault verify-audit: give exactly one bundle file (sealvault verify-audit BUNDLE.json)');
+    return 2;
+  }
+  let bundle;
+  try {
+    bundle = parseAuditBundle(await readFile(argv[0]!, 'utf8'));
+  } catch (e) {
+    err(`sealvault verify-audit: cannot read ${argv[0]}: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  let done = -1;
+  const verdict = await verifyAuditLog(bundle.evidence, {
+    onProgress: (n, total) => {
+      // Progress on stderr, and only every 10%, so stdout stays one line per failure.
+      const tenth = total === 0 ? 10 : Math.floor((n * 10) / total);
+      if (tenth !== done && process.stderr.isTTY) process.stderr.write(`\rverifying entries: ${n}/${total}`);
+      done = tenth;
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  for (const f of verdict.failures) out(describeFailure(f));
+  const what = `${verdict.entries} entries, ${verdict.checkpoints} checkpoints (${verdict.cosigned} cosigned), exported ${new Date(bundle.exportedAt).toISOString()} by ${bundle.exportedBy}`;
+  const uncertified = verdict.uncertified > 0 ? `; ${verdict.uncertified} entries signed by accounts without a certificate, checked against their registered key` : '';
+  out(verdict.ok ? `OK: ${what} verify${uncertified}` : `FAILED: ${verdict.failures.length} failure(s) in ${what}${uncertified}`);
+  return verdict.ok ? 0 : 1;
+}
+
 export async function main(argv: readonly string[], env: Env): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
+    return;
+  }
+  if (argv[0] === 'verify-audit') {
+    process.exitCode = await verifyAuditCommand(argv.slice(1));
     return;
   }
   try {

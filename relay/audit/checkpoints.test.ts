@@ -134,6 +134,27 @@ describe('checkpoints', () => {
     expect(h.service.store.tree.root(7)).toEqual(Buffer.from(await treeHash(hashes)));
   });
 
+  it('lists every checkpoint in pages, smallest first, to the auditor only (GET /checkpoints)', async () => {
+    h = await auditHarness();
+    for (const n of [2, 3, 1]) {
+      await append(n);
+      await h.service.issueCheckpoint();
+    }
+    const auditor = await h.session('aud-1', ['auditor']);
+    type List = { checkpoints: { size: number; note: string }[]; nextStart: number | null };
+    const first = await expectJson<List>(await h.get('/checkpoints?limit=2', auditor), 200);
+    expect(first.checkpoints.map((c) => c.size)).toEqual([0, 2]);
+    expect(first.nextStart).toBe(3);
+    const rest = await expectJson<List>(await h.get(`/checkpoints?start=${first.nextStart}&limit=2`, auditor), 200);
+    expect(rest).toMatchObject({ checkpoints: [{ size: 5 }, { size: 6 }], nextStart: 7 });
+    expect(await expectJson<List>(await h.get('/checkpoints?start=7', auditor), 200)).toEqual({ checkpoints: [], nextStart: null });
+    // The same notes as GET /checkpoints/:size serves.
+    expect(rest.checkpoints[0]!.note).toBe((await expectJson<{ note: string }>(await h.get('/checkpoints/5', auditor), 200)).note);
+    expect((await h.get('/checkpoints', await h.session('alice'))).status).toBe(403);
+    expect((await h.get('/checkpoints', await h.session('two', ['auditor', 'security-admin']))).status).toBe(403);
+    expect((await h.get('/checkpoints')).status).toBe(401);
+  });
+
   it('issues checkpoints on its own timer (unref) and stops it on close', async () => {
     h = await auditHarness({ checkpointIntervalMs: 30 });
     await append(3);

@@ -17,7 +17,9 @@ import {
   AUDIT_PAGE_DEFAULT,
   AppendEntryRequestSchema,
   AppendEntryResponseSchema,
+  CheckpointListSchema,
   CheckpointResponseSchema,
+  CheckpointsQuerySchema,
   ConsistencyProofResponseSchema,
   ConsistencyQuerySchema,
   CosignatureRequestSchema,
@@ -241,6 +243,22 @@ export async function createAuditService(ctx: ServiceContext, options: AuditServ
     app.get('/checkpoint', session, (c) => {
       const latest = latestCheckpoint();
       return c.json({ size: latest.size, note: checkpoints.noteOf(latest) });
+    });
+
+    api.add({
+      method: 'get',
+      path: '/checkpoints',
+      summary: 'Every checkpoint of tree size >= start, smallest first, with its witness cosignatures (auditor only): what an audit bundle carries',
+      auth: 'session',
+      query: CheckpointsQuerySchema,
+      response: CheckpointListSchema,
+    });
+    app.get('/checkpoints', session, auditorOnly(), (c) => {
+      const q = readQuery(c, CheckpointsQuerySchema);
+      const limit = q.limit ?? AUDIT_PAGE_DEFAULT;
+      const rows = store.checkpoints(q.start ?? 0, limit);
+      const last = rows[rows.length - 1];
+      return c.json({ checkpoints: rows.map((row) => ({ size: row.size, note: checkpoints.noteOf(row) })), nextStart: rows.length === limit && last ? last.size + 1 : null });
     });
 
     api.add({ method: 'get', path: '/checkpoints/:size', summary: 'The checkpoint of one tree size, with its witness cosignatures', auth: 'session', response: CheckpointResponseSchema, errors: { 404: 'no checkpoint of that size' } });

@@ -98,6 +98,7 @@ describe('every service route', () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
         '/api/audit/checkpoint',
+        '/api/audit/checkpoints',
         '/api/audit/checkpoints/{size}',
         '/api/audit/checkpoints/{size}/cosignatures',
         '/api/audit/proofs/inclusion',

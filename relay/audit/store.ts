@@ -68,6 +68,7 @@ export class AuditStore {
       entriesOf: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE actor = ? AND idx >= ? ORDER BY idx LIMIT ?'),
       latestCheckpoint: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1'),
       checkpoint: db.prepare<[number], CheckpointRow>('SELECT * FROM checkpoints WHERE size = ?'),
+      checkpointsFrom: db.prepare<[number, number], CheckpointRow>('SELECT * FROM checkpoints WHERE size >= ? ORDER BY size LIMIT ?'),
       putCheckpoint: db.prepare<[number, Buffer, string, number]>('INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)'),
       witness: db.prepare<[string], WitnessRow>('SELECT * FROM witnesses WHERE account = ?'),
       witnessByName: db.prepare<[string], WitnessRow>('SELECT * FROM witnesses WHERE name = ?'),
@@ -133,6 +134,11 @@ export class AuditStore {
 
   checkpoint(size: number): CheckpointRow | undefined {
     return this.q.checkpoint.get(size);
+  }
+
+  /** Checkpoints of size >= start, smallest first. */
+  checkpoints(start: number, limit: number): CheckpointRow[] {
+    return this.q.checkpointsFrom.all(start, limit);
   }
 
   putCheckpoint(row: CheckpointRow): void {

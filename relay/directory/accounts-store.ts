@@ -263,3 +263,20 @@ export interface RevocationRow {
 export function listRevocations(db: Db): RevocationRow[] {
   return db.prepare('SELECT serial, revoked_at, reason FROM certificate_revocations ORDER BY revoked_at, serial').all() as RevocationRow[];
 }
+
+export interface CertificateHistoryRow {
+  serial: string | null;
+  account: string;
+  certificate: string;
+  issued_at: number;
+}
+
+/** Records an issued certificate for good (call in the transaction that stores it on the account). */
+export function recordIssuedCertificate(db: Db, row: CertificateHistoryRow): void {
+  db.prepare('INSERT OR IGNORE INTO certificate_history (serial, account, certificate, issued_at) VALUES (?, ?, ?, ?)').run(row.serial, row.account, row.certificate, row.issued_at);
+}
+
+/** Every employee certificate ever issued, oldest first: what an audit verifier checks old entries with. */
+export function listIssuedCertificates(db: Db): CertificateHistoryRow[] {
+  return db.prepare('SELECT serial, account, certificate, issued_at FROM certificate_history ORDER BY issued_at, id').all() as CertificateHistoryRow[];
+}

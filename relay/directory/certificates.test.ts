@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnterpriseCa, type EnterpriseCa } from '../../shared/pki/enterprise-ca';
-import { PublicKeysResponse } from '../../shared/schemas/directory';
+import { IssuedCertificatesResponse, PublicKeysResponse } from '../../shared/schemas/directory';
 import {
   addEmployee,
   certificateFor,
@@ -47,6 +47,26 @@ describe('directory: employee certificates', () => {
     const entry = h.ctx.audit.events.at(-1)!;
     expect(entry).toMatchObject({ actor: admins['security-admin'].account, action: 'certificate.issue', target: `account:${emp.account}`, outcome: 'ok' });
     expect(entry.details).toEqual({ serial: expect.stringMatching(/^[0-9a-f]{32}$/), fingerprint: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), signingKeyId: (await keysOf(emp.account)).signingKeyId });
+  });
+
+  it('keeps every certificate ever issued, a replaced one included, for the auditor and security-admin only (GET /certificates)', async () => {
+    const { h, admins } = e;
+    const emp = await addEmployee(e, 'E609');
+    const first = await certificateFor(e, ca, emp.account);
+    expect((await h.post(`/accounts/${emp.account}/certificate`, { certificate: first }, admins['security-admin'].session)).status).toBe(200);
+    h.clock.t += 1000;
+    const second = await certificateFor(e, ca, emp.account);
+    expect((await h.post(`/accounts/${emp.account}/certificate`, { certificate: second }, admins['security-admin'].session)).status).toBe(200);
+    // The account now shows only the second; the history still holds the first.
+    expect(await keysOf(emp.account)).toMatchObject({ certificate: second });
+    for (const who of [admins['auditor'], admins['security-admin']]) {
+      const list = IssuedCertificatesResponse.parse(await json(await h.get('/certificates', who.session))).certificates.filter((c) => c.account === emp.account);
+      expect(list.map((c) => c.certificate)).toEqual([first, second]);
+      expect(list[0]!.serial).toMatch(/^[0-9a-f]{32}$/);
+      expect(list[1]!.issuedAt).toBeGreaterThan(list[0]!.issuedAt);
+    }
+    for (const who of [admins['system-admin'], emp]) expect(await code(await h.get('/certificates', who.session))).toEqual([403, 'E_FORBIDDEN']);
+    expect((await h.get('/certificates')).status).toBe(401);
   });
 
   it('lets only a security-admin certify, never their own keys', async () => {

@@ -108,6 +108,7 @@ describe('directory: setup, registration, login, session, ticket', () => {
         'POST /accounts/{id}/approve',
         'GET /accounts/{id}/public-keys',
         'POST /accounts/{id}/certificate',
+        'GET /certificates',
         'PUT /accounts/{id}/contact',
         'GET /accounts/{id}/history',
         'GET /enterprise',

@@ -220,4 +220,33 @@ export const DIRECTORY_MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    // Independent audit (issue 7): an audit entry signed years ago must be checked against the
+    // certificate that was current then, so every certificate ever issued stays here. The
+    // accounts row only keeps the current one, so this history is filled from it once and from
+    // then on by the route that stores a certificate. serial is NULL only for certificates
+    // stored before version 2, which kept no serial.
+    version: 4,
+    sql: `
+      CREATE TABLE certificate_history (
+        id INTEGER PRIMARY KEY,
+        serial TEXT UNIQUE,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        certificate TEXT NOT NULL,
+        issued_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX certificate_history_account ON certificate_history(account, issued_at);
+      INSERT INTO certificate_history (serial, account, certificate, issued_at)
+        SELECT certificate_serial, id, certificate, COALESCE(certified_at, updated_at)
+        FROM accounts WHERE certificate IS NOT NULL ORDER BY certified_at, id;
+      CREATE TRIGGER certificate_history_no_update BEFORE UPDATE ON certificate_history
+      BEGIN
+        SELECT RAISE(ABORT, 'E_CERTIFICATE_HISTORY_FIXED: issued certificates are never rewritten');
+      END;
+      CREATE TRIGGER certificate_history_no_delete BEFORE DELETE ON certificate_history
+      BEGIN
+        SELECT RAISE(ABORT, 'E_CERTIFICATE_HISTORY_FIXED: issued certificates are never rewritten');
+      END;
+    `,
+  },
 ];

@@ -97,6 +97,15 @@ export const CheckpointResponseSchema = z.strictObject({
   note: z.string(),
 });
 
+/** GET /checkpoints: every checkpoint of size >= start, smallest first (auditor only). */
+export const CheckpointsQuerySchema = EntriesQuerySchema;
+
+export const CheckpointListSchema = z.strictObject({
+  checkpoints: z.array(CheckpointResponseSchema),
+  /** the `start` of the next page (a tree size), or null after the latest checkpoint */
+  nextStart: NonNegativeInt.nullable(),
+});
+
 export const SizeParamSchema = z.strictObject({ size: DecimalParam });
 
 export const LogKeyResponseSchema = z.strictObject({

@@ -333,6 +333,17 @@ export const RevocationsResponse = z.strictObject({
   revocations: z.array(z.strictObject({ serial: z.string().regex(/^[0-9a-f]{1,40}$/), revokedAt: z.number().int().nonnegative(), reason: z.string().max(64) })),
 });
 
+/**
+ * GET /certificates (auditor, security-admin): every employee certificate ever issued, oldest
+ * first, replaced and revoked ones included. serial is lower-case hex, null only for a
+ * certificate stored before serials were kept (the PEM states it anyway).
+ */
+export const IssuedCertificatesResponse = z.strictObject({
+  certificates: z.array(
+    z.strictObject({ account: Id, serial: z.string().regex(/^[0-9a-f]{1,40}$/).nullable(), certificate: CertificatePem, issuedAt: z.number().int().nonnegative() }),
+  ),
+});
+
 export const POLICY_BOUNDS = { passwordMinLength: { min: 10, max: 128 }, idleTimeoutMinutes: { min: 1, max: 480 } } as const;
 /** Security policy the browser enforces (the relay never sees a password or a screen). */
 export const PolicySchema = z.strictObject({

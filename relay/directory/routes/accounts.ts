@@ -24,11 +24,12 @@ import {
   PeopleQuery,
   PeopleResponse,
   PublicKeysResponse,
+  IssuedCertificatesResponse,
 } from '../../../shared/schemas/directory';
 import type { Db } from '../../common/db';
 import { readJson, readParams, readQuery } from '../../common/validate';
 import { HttpError } from '../../http/errors';
-import { activateIfReady, deleteUnusedAccount, departmentExists, findPeople, insertAccount, isCertified, listAccounts, mustGetAccount, rolesOf, toProfile, type AccountRow } from '../accounts-store';
+import { activateIfReady, deleteUnusedAccount, departmentExists, findPeople, insertAccount, isCertified, listAccounts, listIssuedCertificates, recordIssuedCertificate, mustGetAccount, rolesOf, toProfile, type AccountRow } from '../accounts-store';
 import { accountTarget, type DirectoryDeps } from '../deps';
 import { enterpriseCa } from '../enterprise-store';
 import { createInvitation } from '../invitations';
@@ -198,15 +199,20 @@ export function accountRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): voi
       throw new HttpError(400, 'E_CERTIFICATE', e.message.replace(/^E_[A-Z_]+: /, ''));
     }
     const at = now();
-    const { changes } = db
+    const store = db.transaction(() => {
+      const { changes } = db
       .prepare(
         `UPDATE accounts SET certificate = ?, certificate_serial = ?, certified_by = ?, certified_at = ?,
            certificate_revoked_at = NULL, certificate_revoked_reason = NULL, certificate_revoked_by = NULL, updated_at = ?
          WHERE id = ? AND status = 'active' AND legal_name = ? AND employee_number = ? AND signing_key = ?`,
       )
       .run(body.certificate, verified.serial, caller.account.id, at, at, id, target.legal_name, target.employee_number, target.signing_key);
+      // Kept for good with the update, so the history never misses a certificate that was current.
+      if (changes === 1) recordIssuedCertificate(db, { serial: verified.serial.toLowerCase(), account: id, certificate: body.certificate, issued_at: at });
+      return changes;
+    });
     // The profile changed or the account was disabled while the certificate was being checked.
-    if (changes !== 1) throw new HttpError(409, 'E_CONFLICT', 'the account changed meanwhile; check it again');
+    if (store() !== 1) throw new HttpError(409, 'E_CONFLICT', 'the account changed meanwhile; check it again');
     await ctx.audit.record({
       actor: caller.account.id,
       action: 'certificate.issue',
@@ -216,6 +222,17 @@ export function accountRoutes(app: Hono<DirectoryEnv>, deps: DirectoryDeps): voi
     });
     return c.json(publicKeys(db, mustGetAccount(db, id)));
   });
+
+  api.add({
+    method: 'get',
+    path: '/certificates',
+    summary: 'Every employee certificate ever issued, old ones included, oldest first (auditor, security-admin): what the audit verifier checks old entries with',
+    auth: 'session',
+    response: IssuedCertificatesResponse,
+  });
+  app.get('/certificates', auth, requireRole('auditor', 'security-admin'), (c) =>
+    c.json({ certificates: listIssuedCertificates(db).map((r) => ({ account: r.account, serial: r.serial, certificate: r.certificate, issuedAt: r.issued_at })) }),
+  );
 
   api.add({
     method: 'put',
