@@ -13,7 +13,7 @@ self.onmessage = async (event: MessageEvent<VerifyRequest>) => {
   let lastReported = -1;
   try {
     const verdict = await verifyAuditLog(event.data.evidence, {
-      onProgress(done, total) {
+      onProgress(done: number, total: number) {
         // At most about 200 messages however long the log: each one repaints the page.
         const step = Math.floor((done * 200) / Math.max(total, 1));
         if (step === lastReported && done !== total) return;
