@@ -3,7 +3,7 @@
  * against the real relay over HTTPS: the witness key is registered once, the latest checkpoint
  * is cosigned after a consistency check with the last one cosigned, and a relay that serves a
  * forked, truncated or re-keyed checkpoint is refused with E_PROOF before anything is posted.
- * Every client's checkpoint memory is checked against the same relay.
+ * Every client's checkpoint memory and the console's checks of one entry run against the same relay.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../shared/crypto/encoding';
@@ -12,7 +12,8 @@ import { recordAsAccount } from '../../shared/protocol/audit-client';
 import { AuditForkError, checkLatestCheckpoint, memoryCheckpointStore, type RememberedCheckpoint } from '../../shared/protocol/audit-memory';
 import { cosignLatestCheckpoint, ensureWitnessRegistered, witnessName } from '../../shared/protocol/audit-witness';
 import type { RelayTransport } from '../../shared/protocol/relay-transport';
-import { CheckpointResponseSchema, WitnessListSchema } from '../../shared/schemas/audit';
+import { CheckpointResponseSchema, EntriesPageSchema, WitnessListSchema } from '../../shared/schemas/audit';
+import { checkDetails, checkInclusion, checkSignature, type StoredEntry } from '../../shared/protocol/audit-inspect';
 import { openCheckpoint, signCheckpoint, splitNote, verifierFromKey, verifierKeyString, verifyCosignature } from '../../shared/tlog';
 import type { ServiceKey } from '../common/service-key';
 import { createAuditService, type AuditService } from '../audit/index';
@@ -186,5 +187,33 @@ describe("every client's checkpoint memory against the real relay", () => {
     const e = await refusedAsFork(checkLatestCheckpoint(t, employee.session, memory));
     expect([e.seenSize, e.servedSize]).toEqual([size, size]);
     expect(memory.value?.size).toBe(size);
+  });
+});
+
+describe("one entry's checks in the console", () => {
+  it('verifies details, signature and inclusion of a service entry and of a certified account entry; refuses changed details and a changed leaf', async () => {
+    const person = await ent.employee('insp', 'In Spect');
+    await recordAsAccount(ent.transport, person, { action: 'test.inspect', target: `account:${person.account}`, details: { note: '检查' } });
+    await audit.issueCheckpoint();
+    const log = { origin: audit.origin, vkey: await audit.checkpoints.vkey() };
+    const all: StoredEntry[] = [];
+    for (let start: number | null = 0; start !== null; ) {
+      const page = EntriesPageSchema.parse(await ent.transport.request('GET', `/api/audit/entries?start=${start}&limit=100`, undefined, ent.auditor.session));
+      all.push(...page.entries);
+      start = page.nextStart;
+    }
+    const mine = all.find((e) => e.entry?.action === 'test.inspect')!;
+    const service = all.find((e) => e.entry?.signer.kind === 'service' && e.detailsJson !== null)!;
+    for (const stored of [mine, service]) {
+      expect(await checkDetails(stored)).toEqual({ ok: true });
+      expect((await checkSignature(ent.transport, stored, ent.caPem)).ok, `signature of entry ${stored.index}`).toBe(true);
+      expect((await checkInclusion(ent.transport, ent.auditor.session, stored, log)).outcome).toEqual({ ok: true });
+    }
+    expect(await checkDetails({ ...mine, detailsJson: { note: 'changed' } })).toMatchObject({ ok: false, code: 'E_HASH' });
+    // A leaf the relay shows differently from what the tree holds does not prove inclusion.
+    const otherLeaf = { ...mine, leaf: service.leaf, leafHash: service.leafHash };
+    expect((await checkInclusion(ent.transport, ent.auditor.session, otherLeaf, log)).outcome).toMatchObject({ ok: false, code: 'E_PROOF' });
+    // A signature moved onto another entry does not verify.
+    expect(await checkSignature(ent.transport, { ...mine, signature: service.signature }, ent.caPem)).toMatchObject({ ok: false, code: 'E_SIGNATURE' });
   });
 });
