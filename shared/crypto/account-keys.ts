@@ -4,6 +4,7 @@
  *   escrow-auth seed  = HKDF(P, "sealvault/v1/escrow-auth")   -> Ed25519 key that proves knowledge of P to escrow
  *   KEK               = HKDF(P || E, salt "sealvault/v1/kek", info account id) -> AES-256-GCM, non-extractable
  *   local index key   = HKDF(P || E, salt "sealvault/v1/local-index", info account id) -> AES-256-GCM, non-extractable
+ *   witness seed      = HKDF(P || E, salt "sealvault/v1/witness", info account id) -> Ed25519 cosigning key (auditors)
  */
 import { abytes, astring, concatBytes, utf8 } from './bytes';
 import { fromBase64url, toBase64url } from './encoding';
@@ -57,6 +58,25 @@ export async function deriveLocalIndexKey(passwordHalf: Uint8Array, escrowShare:
     );
   } finally {
     ikm.fill(0);
+  }
+}
+
+/**
+ * The auditor's witness key (docs/AUDIT.md section 3): an Ed25519 key that cosigns the audit
+ * log's checkpoints (c2sp.org/tlog-cosignature). From both halves like the KEK, so neither the
+ * relay nor escrow can cosign in the auditor's name; it changes with the password, and a new
+ * one is registered then. Every account gets one at unlock (deriving it costs one HKDF), only an
+ * auditor ever registers it. The private half is non-extractable.
+ */
+export async function deriveWitnessKey(passwordHalf: Uint8Array, escrowShare: Uint8Array, accountId: string): Promise<{ privateKey: CryptoKey; publicKey: Uint8Array }> {
+  const ikm = kekInput(passwordHalf, escrowShare);
+  let seed: Uint8Array | null = null;
+  try {
+    seed = await hkdfSha256(ikm, utf8(LABELS.witness), utf8(checkId('accountId', accountId)), 32);
+    return await importEd25519Seed(seed);
+  } finally {
+    ikm.fill(0);
+    seed?.fill(0);
   }
 }
 

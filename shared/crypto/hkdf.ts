@@ -10,6 +10,7 @@ export const LABELS = {
   escrowAuth: 'sealvault/v1/escrow-auth',
   recordKey: 'sealvault/v1/record-key',
   localIndex: 'sealvault/v1/local-index',
+  witness: 'sealvault/v1/witness',
 } as const;
 
 const HASH_LENGTH = 32;

@@ -2,7 +2,7 @@ import { argon2id as nobleArgon2id } from '@noble/hashes/argon2.js';
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import vectors from '../vectors/kek.json';
-import { dangerouslyDeriveKekBytes, deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveOpaqueInput } from './account-keys';
+import { dangerouslyDeriveKekBytes, deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveOpaqueInput, deriveWitnessKey } from './account-keys';
 import { derivePasswordHalf, DEFAULT_ARGON2_PARAMS } from './argon2';
 import { fromHex, toHex } from './encoding';
 
@@ -75,6 +75,25 @@ describe('keys derived from the password half', () => {
     const c = createCipheriv('aes-256-gcm', expected, iv);
     expect(ours.equals(Buffer.concat([c.update(probe), c.final(), c.getAuthTag()]))).toBe(true);
     await expect(deriveLocalIndexKey(p, new Uint8Array(32), v.account_id)).rejects.toThrow(/E_KEY_WEAK/);
+  });
+  it('the witness key is the Ed25519 key with seed HKDF(P || E, salt "sealvault/v1/witness", info account), non-extractable', async () => {
+    const { createPrivateKey, createPublicKey, verify } = await import('node:crypto');
+    const v = vectors[0]!;
+    const e = fromHex(v.escrow_share_hex);
+    const seed = Buffer.from(hkdfSync('sha256', Buffer.concat([p, e]), 'sealvault/v1/witness', v.account_id, 32));
+    const nodeKey = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+    const nodePub = createPublicKey(nodeKey).export({ format: 'der', type: 'spki' }).subarray(12);
+    const { privateKey, publicKey } = await deriveWitnessKey(p, e, v.account_id);
+    expect(privateKey.extractable).toBe(false);
+    expect(privateKey.algorithm.name).toBe('Ed25519');
+    expect(Buffer.from(publicKey).equals(nodePub)).toBe(true);
+    const msg = new TextEncoder().encode('cosignature/v1\ntime 1\n');
+    const sig = new Uint8Array(await crypto.subtle.sign('Ed25519', privateKey, msg));
+    expect(verify(null, msg, createPublicKey(nodeKey), sig)).toBe(true);
+    // Another account, or another escrow share, gives another key: the label and info separate them.
+    const other = await deriveWitnessKey(p, e, `${v.account_id}x`);
+    expect(Buffer.from(other.publicKey).equals(nodePub)).toBe(false);
+    await expect(deriveWitnessKey(p, new Uint8Array(32), v.account_id)).rejects.toThrow(/E_KEY_WEAK/);
   });
   it('refuses an all-zero escrow share and wrong-size halves', async () => {
     await expect(deriveKek(p, new Uint8Array(32), 'acct')).rejects.toThrow(/E_KEY_WEAK/);

@@ -9,7 +9,7 @@
  * before use. Private keys end up as non-extractable CryptoKeys held in memory only.
  */
 import { z } from 'zod';
-import { deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, randomEscrowShare } from '../crypto/account-keys';
+import { deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveWitnessKey, randomEscrowShare } from '../crypto/account-keys';
 import { checkArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../crypto/argon2';
 import { fromBase64url, toBase64url } from '../crypto/encoding';
 import { fail } from '../crypto/errors';
@@ -47,6 +47,12 @@ export interface UnlockedAccount {
    * held only for a moment; dropped with the rest of the account at sign-out.
    */
   localIndexKey: CryptoKey;
+  /**
+   * The Ed25519 key this browser cosigns audit checkpoints with when the account is an auditor
+   * (docs/AUDIT.md section 3), from P and E like localIndexKey and for the same reason: made at
+   * unlock, the private half non-extractable, a new one after a password change.
+   */
+  witness: { privateKey: CryptoKey; publicKey: Uint8Array };
   /**
    * What this browser has seen, for refusing rollbacks (set by the app for the tab; absent, no
    * memory is kept): a space's key version here, so a relay cannot serve the member list and key
@@ -156,6 +162,7 @@ export async function registerAccount(input: RegisterInput): Promise<RegisteredA
     step('wrap-keys');
     const kek = await deriveKek(p, share, account);
     const localIndexKey = await deriveLocalIndexKey(p, share, account);
+    const witness = await deriveWitnessKey(p, share, account);
     const kdf = { ...params, salt: toBase64url(salt) };
     const signingKeyId = await publicKeyId(signing.publicKey);
     const envelopeKeyId = await publicKeyId(envelope.publicKey);
@@ -186,6 +193,7 @@ export async function registerAccount(input: RegisterInput): Promise<RegisteredA
       envelope: { publicKey: envelope.publicKey, privateKey: await lockDown(envelope.privateKey, { name: 'RSA-OAEP', hash: 'SHA-256' }, ['unwrapKey', 'decrypt']), spki: envelopeSpki, keyId: envelopeKeyId },
       signing: { publicKey: signing.publicKey, privateKey: await lockDown(signing.privateKey, { name: 'ECDSA', namedCurve: 'P-256' }, ['sign']), spki: signingSpki, keyId: signingKeyId },
       localIndexKey,
+      witness,
       recoveryCode,
     };
     step('done');
@@ -257,6 +265,7 @@ export async function unlockAccount(input: UnlockInput, keep?: (m: UnlockMateria
     share = fromBase64url(released.share);
     const kek = await deriveKek(p, share, account);
     const localIndexKey = await deriveLocalIndexKey(p, share, account);
+    const witness = await deriveWitnessKey(p, share, account);
 
     step('keys');
     const [stored, publicKeys] = await Promise.all([
@@ -296,6 +305,7 @@ export async function unlockAccount(input: UnlockInput, keep?: (m: UnlockMateria
       envelope: { publicKey: envelopePublic, privateKey: envelopePrivate, spki: envelopeSpki, keyId: envelopeKeyId },
       signing: { publicKey: signingPublic, privateKey: signingPrivate, spki: signingSpki, keyId: signingKeyId },
       localIndexKey,
+      witness,
     };
   } finally {
     p.fill(0);

@@ -12,7 +12,7 @@
  * recovery code does (docs/FORMATS.md section 12). That last step is retried.
  */
 import { client, ready } from '@serenity-kit/opaque';
-import { deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveOpaqueInput } from '../crypto/account-keys';
+import { deriveEscrowAuthKey, deriveKek, deriveLocalIndexKey, deriveOpaqueInput, deriveWitnessKey } from '../crypto/account-keys';
 import { checkArgon2Params, DEFAULT_ARGON2_PARAMS, type Argon2Params } from '../crypto/argon2';
 import { toBase64url } from '../crypto/encoding';
 import { wrapPrivateKey, type WrapContext } from '../crypto/private-keys';
@@ -51,6 +51,8 @@ export interface NewPasswordResult {
   escrowVersion: number;
   /** from the new P: the old search index no longer opens and is rebuilt (a cache) */
   localIndexKey: CryptoKey;
+  /** from the new P: a new witness key, which an auditor registers again */
+  witness: { privateKey: CryptoKey; publicKey: Uint8Array };
 }
 
 /** Steps 2 to 4 of a password change or a recovery: new P, new wrapping, new escrow version, new OPAQUE record. */
@@ -86,20 +88,22 @@ export async function setNewPassword(m: NewPasswordMaterial): Promise<NewPasswor
       return parseAnswer(SessionResponse, await transport.request('POST', '/api/directory/password/finish', { registrationRecord, kdf }, m.session), 'password/finish');
     });
     const localIndexKey = await deriveLocalIndexKey(p, m.escrowShare, account);
-    return { session: answer.session, expiresAt: answer.expiresAt, escrowVersion, localIndexKey };
+    const witness = await deriveWitnessKey(p, m.escrowShare, account);
+    return { session: answer.session, expiresAt: answer.expiresAt, escrowVersion, localIndexKey, witness };
   } finally {
     p.fill(0);
   }
 }
 
 /** The unlocked account after a change: the same key pairs, held non-extractable again, and the new session. */
-export async function relockedAccount(base: Omit<UnlockedAccount, 'localIndexKey'>, envelopePrivate: CryptoKey, signingPrivate: CryptoKey, next: NewPasswordResult): Promise<UnlockedAccount> {
+export async function relockedAccount(base: Omit<UnlockedAccount, 'localIndexKey' | 'witness'>, envelopePrivate: CryptoKey, signingPrivate: CryptoKey, next: NewPasswordResult): Promise<UnlockedAccount> {
   return {
     ...base,
     session: next.session,
     sessionExpiresAt: next.expiresAt,
     escrowVersion: next.escrowVersion,
     localIndexKey: next.localIndexKey,
+    witness: next.witness,
     envelope: { ...base.envelope, privateKey: await lockDown(envelopePrivate, { name: 'RSA-OAEP', hash: 'SHA-256' }, ['unwrapKey', 'decrypt']) },
     signing: { ...base.signing, privateKey: await lockDown(signingPrivate, { name: 'ECDSA', namedCurve: 'P-256' }, ['sign']) },
   };

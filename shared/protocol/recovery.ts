@@ -99,7 +99,7 @@ export async function recoverAccount(input: RecoverInput): Promise<UnlockedAccou
       onStep: (s) => step(s as RecoveryStep),
     });
     contents.escrowShare.fill(0);
-    const base: Omit<UnlockedAccount, 'localIndexKey'> = {
+    const base: Omit<UnlockedAccount, 'localIndexKey' | 'witness'> = {
       account,
       username,
       roles: session.roles,

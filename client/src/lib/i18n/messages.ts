@@ -5,6 +5,7 @@
 import type { ErrorCode } from '$shared/crypto/errors';
 import { accountsEn, accountsZh } from './messages-accounts';
 import { adminSecurityEn, adminSecurityZh } from './messages-admin-security';
+import { auditEn, auditZh } from './messages-audit';
 import { adminSystemEn, adminSystemZh } from './messages-admin-system';
 import { contractsEn, contractsZh } from './messages-contracts';
 import { relayErrorsEn, relayErrorsZh } from './messages-relay-errors';
@@ -130,9 +131,9 @@ export const errorWords: Record<'en' | 'zh', Record<ErrorCode | 'E_INTERNAL', st
   },
 };
 
-const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn, ...contractsEn, ...sealsEn, ...signingEn };
+const en = { ...coreEn, ...accountsEn, ...adminSystemEn, ...adminSecurityEn, ...contractsEn, ...sealsEn, ...signingEn, ...auditEn };
 export type MessageKey = keyof typeof en;
-const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh, ...contractsZh, ...sealsZh, ...signingZh };
+const zh: Record<MessageKey, string> = { ...coreZh, ...accountsZh, ...adminSystemZh, ...adminSecurityZh, ...contractsZh, ...sealsZh, ...signingZh, ...auditZh };
 
 export const messages = { en, zh } as const;
 /** Words for the relay's error codes; unknown codes fall back to the relay's own message. */

@@ -8,6 +8,7 @@ import { parseAnswer, type UnlockedAccount } from '$shared/protocol/account';
 import { RelayApiError } from '$shared/protocol/relay-transport';
 import { VersionMemory } from '$shared/protocol/version-memory';
 import { keepVersions } from './version-store';
+import { logMemory } from '../audit/log-memory.svelte';
 import { transport } from '../relay';
 import { site } from './site.svelte';
 
@@ -59,6 +60,8 @@ class Vault {
     this.lockReason = null;
     this.lastActivity = Date.now();
     this.watch();
+    // Not awaited: the check of the audit log must not hold up the unlock; a fork shows as a banner.
+    void logMemory.check(account);
     await this.reloadProfile();
   }
 
@@ -90,6 +93,7 @@ class Vault {
     this.profile = null;
     this.lockReason = reason;
     this.unwatch();
+    logMemory.clear();
     // Dropping the references is what frees the CryptoKeys; the session is ended at the relay too.
     if (current && tellRelay) void transport.request('POST', '/api/directory/logout', {}, current.session).catch(() => {});
     if (current) this.onLock(reason);

@@ -40,7 +40,10 @@ export async function openVersions(key: CryptoKey, account: string, sealed: Seal
   }
 }
 
-const open = (account: string) => openDB(`sealvault-versions-${account}`, 1, { upgrade: (db) => void db.createObjectStore(STORE) });
+/** The account's own database of sealed memories (this file's versions, and audit/checkpoint-store.ts). */
+export const MEMORY_STORE = STORE;
+export const openMemoryDb = (account: string) => openDB(`sealvault-versions-${account}`, 1, { upgrade: (db) => void db.createObjectStore(STORE) });
+const open = openMemoryDb;
 
 /**
  * Fills `memory` with what was sealed before, then keeps it sealed after every change (written
