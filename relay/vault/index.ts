@@ -136,6 +136,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   app.get('/health', (c) => c.json({ service: ctx.name, version: ctx.version, ok: true }));
   api.add({ method: 'get', path: '/key', summary: "The vault's Ed25519 service key (base64url raw)" });
   app.get('/key', (c) => c.json({ service: ctx.name, publicKey: ctx.key.publicB64u }));
+  api.add({ method: 'get', path: '/openapi.json', summary: 'This description' });
   app.get('/openapi.json', (c) => c.json(api.document()));
 
   // -- contracts ------------------------------------------------------------------------------
