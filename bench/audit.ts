@@ -106,8 +106,8 @@ async function benchAppends(): Promise<void> {
         return vaultKey.publicKey;
       },
     };
+    mkdirSync(join(dir, 'audit'), { recursive: true });
     const ctx = await testServiceContext('audit', { dataDir: join(dir, 'audit'), peers });
-    mkdirSync(ctx.dataDir, { recursive: true });
     const audit = await createAuditService(ctx, { checkpointIntervalMs: 0 });
     log(`signing ${APPENDS} + 1000 warm-up entries with the vault's key`);
     const all = await signedEntries(vaultKey, 'vault', APPENDS + 1000);
