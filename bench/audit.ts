@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson, toBase64url, type Json } from '../shared/crypto/encoding';
 import { AUDIT_ENTRY_TYPE, detailsDigest, leafBytes, signServiceEntry, type AuditEntry, type SignedAuditEntry } from '../shared/formats/audit-entry';
+import { createEnterpriseCa } from '../shared/pki/enterprise-ca';
 import { signCheckpoint, verifierKeyString, verifyInclusion } from '../shared/tlog';
 import { createAuditService } from '../relay/audit';
 import { AuditStore } from '../relay/audit/store';
@@ -311,7 +312,8 @@ async function benchBrowser(): Promise<void> {
       serviceKey: key.publicB64u,
       logKey: logKey.publicB64u,
       vkey: await verifierKeyString(origin, logKey.publicRaw),
-      caPem: '',
+      // A real CA certificate: verifyAuditLog refuses evidence whose CA does not parse, even with no account entries.
+      caPem: (await createEnterpriseCa('Bench enterprise')).certificatePem,
       checkpoint,
       leaves,
       leafB64u: leaves.map((l) => toBase64url(new TextEncoder().encode(l))),
