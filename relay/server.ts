@@ -18,7 +18,9 @@ import { resolveTlsMaterial, type ConfiguredTls, type TlsMaterial } from './tls/
 import { trustInstructions } from './tls/trust-instructions';
 import { RELAY_VERSION } from './version';
 import { createAuditSink } from './common/audit-sink';
-import { sameOriginWrites } from './common/auth';
+import { sameOriginWrites, verifySession } from './common/auth';
+import { auditorReadOnly } from './common/auditor-read-only';
+import type { TokenPayload } from '../shared/formats/token';
 import { createLogger, createMetrics, requestLog, type Metrics } from './common/observability';
 import { createPeers, type PeerConfig } from './common/peers';
 import { loadOrCreateServiceKey } from './common/service-key';
@@ -37,9 +39,11 @@ export interface CreateRelayAppOptions {
   errorLog?: ErrorLog;
   metrics?: Metrics;
   logger?: Logger;
+  /** Verifies a session token (the directory's key); with it, auditor sessions are refused on writes (common/auditor-read-only.ts). */
+  verifySession?: (token: string) => Promise<TokenPayload>;
 }
 
-export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir = null, errorLog, metrics, logger }: CreateRelayAppOptions = {}): Hono<RelayEnv> {
+export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir = null, errorLog, metrics, logger, verifySession }: CreateRelayAppOptions = {}): Hono<RelayEnv> {
   const spa = spaDir === null ? null : loadSpaBuild(spaDir);
   const inline = spa?.present ? spa.inlineHashes : { scripts: [], styles: [] };
 
@@ -57,6 +61,7 @@ export function createRelayApp({ version = RELAY_VERSION, services = [], spaDir 
   // cross-origin writes anyway keeps it so if a cookie is ever added.
   app.use('/api/*', sameOriginWrites());
   app.use('*', wrapNonErrorThrows());
+  if (verifySession) app.use('/api/*', auditorReadOnly(verifySession));
   app.onError(relayErrorHandler(errorLog));
   app.notFound(relayNotFound);
 
@@ -137,7 +142,7 @@ export async function startRelay(options: StartRelayOptions): Promise<RunningRel
     }),
   );
   const spaDir = only ? null : (options.spaDir ?? DEFAULT_SPA_DIR);
-  app = createRelayApp({ services, spaDir, metrics, logger });
+  app = createRelayApp({ services, spaDir, metrics, logger, verifySession: (token) => verifySession(peers, token) });
 
   const closeServices = async () => {
     for (const service of services) await service.close?.();

@@ -285,6 +285,7 @@ export async function createAuditService(ctx: ServiceContext, options: AuditServ
       const witness = store.witness(c.get('session').sub);
       if (!witness) throw new HttpError(409, 'E_NO_WITNESS', 'register your witness key first (POST /witnesses)');
       const { timestamp } = await checkpoints.addCosignature(size, witness, note);
+      await recordOwn({ actor: witness.account, action: 'audit.checkpoint.cosign', target: `checkpoint:${size}`, details: { witness: witness.name, timestamp } });
       return c.json({ size, witness: witness.name, timestamp });
     });
 

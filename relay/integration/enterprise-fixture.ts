@@ -42,7 +42,12 @@ export const employeePassword = (username: string) => `${username} password for 
 /** What a caller may change about the relay (the built app to serve for end-to-end tests; a bench: a wrapped service, loopback only, logs on stderr). */
 export type EnterpriseRelayOptions = Pick<StartRelayOptions, 'spaDir' | 'serviceFactories' | 'host' | 'logger'>;
 
-export async function startEnterprise(name = '示例科技 Example Tech', relayOptions: EnterpriseRelayOptions = {}): Promise<Enterprise> {
+export interface EnterpriseOptions {
+  /** Sees every request the browser code makes from setup on (the audit coverage test records them); default: the transport as is. */
+  wrapTransport?: (transport: FileTransport, dataDir: string) => FileTransport;
+}
+
+export async function startEnterprise(name = '示例科技 Example Tech', relayOptions: EnterpriseRelayOptions = {}, options: EnterpriseOptions = {}): Promise<Enterprise> {
   // Test accounts unlock far more often in a minute than people do.
   process.env.SEALVAULT_ESCROW_CALLS_PER_MINUTE = '1000';
   const dataDir = mkdtempSync(join(tmpdir(), 'sealvault-enterprise-'));
@@ -50,7 +55,8 @@ export async function startEnterprise(name = '示例科技 Example Tech', relayO
     startRelay({ dataDir, port, httpPort: false, handleSignals: false, log: () => {}, logger: createLogger({ level: 'warn' }), spaDir: join(dataDir, 'no-client'), ...relayOptions });
   let relay = await start(0);
   const fetcher = caFetch(readFileSync(join(dataDir, 'tls', 'ca.pem')));
-  const transport = fetchTransport(relay.url.replace(/\/$/, ''), (url, init) => fetcher(url, init as never));
+  const plain = fetchTransport(relay.url.replace(/\/$/, ''), (url, init) => fetcher(url, init as never));
+  const transport = options.wrapTransport ? options.wrapTransport(plain, dataDir) : plain;
   const call = (method: 'GET' | 'POST', path: string, body?: unknown, session?: string) => transport.request(method, path, body, session) as Promise<any>;
 
   const setupToken = readFileSync(join(dataDir, 'setup-link.txt'), 'utf8').trim().split('#')[1];

@@ -101,7 +101,7 @@ describe('deleting a contract', () => {
     expect((await call(h.app, 'GET', `/contracts/${contract}/records/fields/latest`, { token: await as('bob') })).status).toBe(200);
     await putRecord(contract, 'deletion', 2, 'alice');
     expect((await ask(contract, 'alice', 2)).status).toBe(201);
-    expect(h.audit.events.filter((e) => e.target === `contract:${contract}`).map((e) => e.action)).toEqual(['contract.delete-request', 'contract.delete-reject', 'contract.delete-request']);
+    expect(h.audit.events.filter((e) => e.target === `contract:${contract}`).map((e) => e.action)).toEqual(['contract.create', 'contract.delete-request', 'contract.delete-reject', 'contract.delete-request']);
   });
 
   it('on approval removes the records, file versions and blobs, keeps a tombstone and refuses writes', async () => {

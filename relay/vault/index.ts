@@ -136,6 +136,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   app.get('/health', (c) => c.json({ service: ctx.name, version: ctx.version, ok: true }));
   api.add({ method: 'get', path: '/key', summary: "The vault's Ed25519 service key (base64url raw)" });
   app.get('/key', (c) => c.json({ service: ctx.name, publicKey: ctx.key.publicB64u }));
+  api.add({ method: 'get', path: '/openapi.json', summary: 'This description' });
   app.get('/openapi.json', (c) => c.json(api.document()));
 
   // -- contracts ------------------------------------------------------------------------------
@@ -146,6 +147,8 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     await requireSpaceRole(ctx.peers, c, body.space, CREATE_ROLES, 'creating a contract');
     const { row, created } = db.createContract(body.contract, body.space, sub(c));
     if (row.space !== body.space) throw new HttpError(409, 'E_EXISTS', 'a contract with this id already exists');
+    // Observed here as well as signed by the creator's browser: a client that skips its own entry still leaves one.
+    await ctx.audit.record({ actor: sub(c), action: 'contract.create', target: `contract:${row.id}`, outcome: 'ok', details: { space: row.space, created } });
     return json(c, { contract: row.id, space: row.space, created }, created ? 201 : 200);
   });
 
@@ -203,8 +206,11 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
   });
 
   /** {record, signed}: the stored JSON as is; signed is null for a record stored before signing. */
-  const sendRecord = (c: Context, row: RecordRow | undefined) => {
+  const sendRecord = async (c: Context<SessionEnv>, contract: string, kind: string, row: RecordRow | undefined) => {
     if (row === undefined) throw new HttpError(404, 'E_NOT_FOUND', 'no such record');
+    // Reading contract data is an audited view; the version named is the one served (also for "latest").
+    const version = (JSON.parse(row.body) as { version: number }).version;
+    await ctx.audit.record({ actor: sub(c), action: 'record.read', target: `contract:${contract}/record:${kind}/v${version}`, outcome: 'ok', details: { kind, version } });
     return c.body(`{"record":${row.body},"signed":${row.statement ?? 'null'}}`, 200, { 'content-type': 'application/json' });
   };
   api.add({ method: 'get', path: '/contracts/:contract/records/:kind/latest', summary: 'The newest sealed record of a kind with its signed statement (viewer and up)', auth: 'session', response: StoredRecordSchema, errors: { 404: 'no such contract or record' } });
@@ -212,14 +218,14 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     const p = readParams(c, RecordParams);
     const contract = contractOr404(p.contract);
     await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records', contract.id);
-    return sendRecord(c, db.record(p.contract, p.kind, 'latest'));
+    return sendRecord(c, p.contract, p.kind, db.record(p.contract, p.kind, 'latest'));
   });
   api.add({ method: 'get', path: '/contracts/:contract/records/:kind/:version', summary: 'One sealed record version with its signed statement (viewer and up)', auth: 'session', response: StoredRecordSchema, errors: { 404: 'no such contract or record' } });
   app.get('/contracts/:contract/records/:kind/:version', session, async (c) => {
     const p = readParams(c, RecordVersionParams);
     const contract = contractOr404(p.contract);
     await requireSpaceRole(ctx.peers, c, contract.space, READ_ROLES, 'reading records', contract.id);
-    return sendRecord(c, db.record(p.contract, p.kind, p.version));
+    return sendRecord(c, p.contract, p.kind, db.record(p.contract, p.kind, p.version));
   });
 
   // -- deletion (four eyes) -------------------------------------------------------------------
@@ -341,6 +347,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     if (result.outcome === 'rollback') throw new HttpError(409, 'E_ROLLBACK', `file version ${body.version} is older than version ${result.latest}`);
     const row = fileVersionOr404(body.file, body.version);
     const created = result.outcome === 'created';
+    await ctx.audit.record({ actor: sub(c), action: 'file.register', target: `file:${row.file}/v${row.version}`, outcome: 'ok', details: { contract: contract.id, ciphertextLength: row.ciphertextLength, blocks: row.blockCount, created } });
     return json(c, { file: row.file, version: row.version, state: row.state, blockCount: row.blockCount, blockSize: row.blockSize, ciphertextLength: row.ciphertextLength, created }, created ? 201 : 200);
   });
 
@@ -349,6 +356,7 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
     const p = readParams(c, FileVersionParams);
     const fv = fileVersionOr404(p.file, p.version);
     await requireSpaceRole(ctx.peers, c, fv.space, READ_ROLES, 'reading files', fv.contract);
+    await ctx.audit.record({ actor: sub(c), action: 'manifest.read', target: `file:${fv.file}/v${fv.version}`, outcome: 'ok', details: { contract: fv.contract } });
     return c.body(fv.manifest, 200, { 'content-type': 'application/json' });
   });
 
@@ -416,6 +424,8 @@ export async function createVaultService(ctx: ServiceContext, options: VaultOpti
       signingUploadGuard(db, fv.file, fv.version, fv.uploader);
       db.markCommitted(fv.file, fv.version);
     }
+    // A repeated commit is audited again, as a repeated record.put is: if the first entry was lost, this one stands.
+    await ctx.audit.record({ actor: sub(c), action: 'file.commit', target: `file:${fv.file}/v${fv.version}`, outcome: 'ok', details: { contract: fv.contract, blocks: fv.blockCount } });
     return json(c, { file: fv.file, version: fv.version, state: 'committed' });
   });
 

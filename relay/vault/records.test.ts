@@ -226,6 +226,8 @@ describe('record signatures', () => {
     expect(statement).toEqual({ type: 'sealvault/v1/record', contract: c, kind: 'contract-fields', version: 1, author: 'alice', recordDigest: await recordDigest(r) });
     expect(h.audit.events.filter((e) => e.target === `contract:${c}/record:contract-fields/v1`)).toEqual([
       { actor: 'alice', action: 'record.put', target: `contract:${c}/record:contract-fields/v1`, outcome: 'ok', details: { kind: 'contract-fields', version: 1, recordDigest: await recordDigest(r), stored: true } },
+      // Bob's read of it is a view of contract data, audited as such.
+      { actor: 'bob', action: 'record.read', target: `contract:${c}/record:contract-fields/v1`, outcome: 'ok', details: { kind: 'contract-fields', version: 1 } },
     ]);
   });
 

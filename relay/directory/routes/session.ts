@@ -11,7 +11,10 @@ export function sessionRoutes(app: Hono<DirectoryEnv>, { api, ctx, sessions }: D
   api.add({ method: 'post', path: '/session/refresh', summary: 'A new session token (current roles, 15 minutes) while the session is live', auth: 'session', response: SessionResponse });
   app.post('/session/refresh', auth, async (c) => {
     const caller = c.get('caller');
-    return c.json(sessionAnswer(await sessions.refresh(caller.token.jti, caller.account.id)));
+    const issued = await sessions.refresh(caller.token.jti, caller.account.id);
+    // A refresh hands out a new token with the roles held now: the log shows who kept a session alive, and with which roles.
+    await ctx.audit.record({ actor: caller.account.id, action: 'session.refresh', target: accountTarget(caller.account.id), outcome: 'ok', details: { session: caller.token.jti, roles: issued.roles } });
+    return c.json(sessionAnswer(issued));
   });
 
   api.add({ method: 'post', path: '/logout', summary: 'End the session', auth: 'session', response: OkResponse });
