@@ -43,6 +43,7 @@ import { HttpError } from '../http/errors';
 import type { RelayService, ServiceContext } from '../services/service';
 import { admitEntry } from './admission';
 import { CheckpointLog, ORIGIN_HOST_ENV, loadOrCreateOrigin, type IssuedCheckpoint } from './checkpoints';
+import { AppendBatcher } from './append-batcher';
 import { AuditStore, type EntryRow, type WitnessRow } from './store';
 
 export { AUDIT_DB_FILE } from './store';
@@ -161,6 +162,7 @@ function registerMetrics(registry: Registry, store: AuditStore, now: () => numbe
 export async function createAuditService(ctx: ServiceContext, options: AuditServiceOptions = {}): Promise<AuditService> {
   const now = options.now ?? Date.now;
   const store = new AuditStore(ctx.dataDir);
+  const appends = new AppendBatcher(store);
   let timer: ReturnType<typeof setInterval> | undefined;
   try {
     const origin = loadOrCreateOrigin(store, options.originHost ?? process.env[ORIGIN_HOST_ENV], (msg) => ctx.log.warn(msg));
@@ -182,7 +184,7 @@ export async function createAuditService(ctx: ServiceContext, options: AuditServ
         signer: { kind: 'service', service: 'audit', key: ctx.key.publicB64u },
       };
       const signed = await signServiceEntry(ctx.key.privateKey, entry);
-      return store.append({ leaf: leafBytes(signed), actor: entry.actor, detailsJson: canonicalJson(event.details), receivedAt: now() });
+      return appends.append({ leaf: leafBytes(signed), actor: entry.actor, detailsJson: canonicalJson(event.details), receivedAt: now() });
     };
 
     const latestCheckpoint = () => {
@@ -221,7 +223,7 @@ export async function createAuditService(ctx: ServiceContext, options: AuditServ
     app.post('/entries', async (c) => {
       const body = await readJson(c, AppendEntryRequestSchema, AUDIT_ENTRY_BODY_LIMIT);
       const detailsJson = await admitEntry(ctx, c, body, now());
-      const result = store.append({ leaf: leafBytes({ entry: body.entry as AuditEntry, signature: body.signature }), actor: body.entry.actor, detailsJson, receivedAt: now() });
+      const result = await appends.append({ leaf: leafBytes({ entry: body.entry as AuditEntry, signature: body.signature }), actor: body.entry.actor, detailsJson, receivedAt: now() });
       return c.json({ index: result.index, leafHash: toBase64url(result.leafHash) });
     });
 
@@ -372,6 +374,7 @@ export async function createAuditService(ctx: ServiceContext, options: AuditServ
         closed = true;
         if (timer) clearInterval(timer);
         unregisterMetrics();
+        appends.flush();
         await checkpoints.issue().catch(() => undefined); // waits for one in flight; signs what was appended
         store.close();
       },

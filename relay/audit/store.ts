@@ -40,6 +40,13 @@ export interface CosignatureRow {
   received_at: number;
 }
 
+export interface AppendInput {
+  leaf: Uint8Array;
+  actor: string;
+  detailsJson: string | null;
+  receivedAt: number;
+}
+
 export interface AppendResult {
   index: number;
   leafHash: Buffer;
@@ -105,18 +112,28 @@ export class AuditStore {
    * completes commit together, and concurrent appends (even from another process) queue.
    * The same leaf twice is stored once: the second append answers with the first's index.
    */
-  append(input: { leaf: Uint8Array; actor: string; detailsJson: string | null; receivedAt: number }): AppendResult {
-    const leafHash = sha256LeafHash(input.leaf);
+  append(input: AppendInput): AppendResult {
+    return this.appendMany([input])[0]!;
+  }
+
+  /**
+   * Appends leaves in order in one IMMEDIATE transaction (group commit: the audit service
+   * gathers the appends that arrive while one is being written). All or none are stored.
+   */
+  appendMany(inputs: readonly AppendInput[]): AppendResult[] {
+    const hashed = inputs.map((input) => ({ input, leafHash: sha256LeafHash(input.leaf) }));
     return this.db
-      .transaction((): AppendResult => {
-        const existing = this.q.byLeafHash.get(leafHash);
-        if (existing) return { index: existing.idx, leafHash, duplicate: true };
-        const expected = this.q.entryCount.get()!.n;
-        const index = this.tree.append(leafHash);
-        if (index !== expected) throw new Error(`audit tree has ${index} leaves but ${expected} entries`);
-        this.q.putEntry.run(index, Buffer.from(input.leaf), leafHash, input.actor, input.detailsJson, input.receivedAt);
-        return { index, leafHash, duplicate: false };
-      })
+      .transaction((): AppendResult[] =>
+        hashed.map(({ input, leafHash }): AppendResult => {
+          const existing = this.q.byLeafHash.get(leafHash);
+          if (existing) return { index: existing.idx, leafHash, duplicate: true };
+          const expected = this.q.entryCount.get()!.n;
+          const index = this.tree.append(leafHash);
+          if (index !== expected) throw new Error(`audit tree has ${index} leaves but ${expected} entries`);
+          this.q.putEntry.run(index, Buffer.from(input.leaf), leafHash, input.actor, input.detailsJson, input.receivedAt);
+          return { index, leafHash, duplicate: false };
+        }),
+      )
       .immediate();
   }
 
