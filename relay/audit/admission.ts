@@ -34,8 +34,15 @@ const DirectoryPublicKeysSchema = z.object({
   signingKeyId: z.string().nullable(),
 });
 
-async function rawPublicKey(key: CryptoKey): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.exportKey('raw', key));
+/** Exported once per key object: every service-signed append compares against it. */
+const rawKeys = new WeakMap<CryptoKey, Promise<Uint8Array>>();
+function rawPublicKey(key: CryptoKey): Promise<Uint8Array> {
+  let raw = rawKeys.get(key);
+  if (!raw) {
+    raw = crypto.subtle.exportKey('raw', key).then((b) => new Uint8Array(b));
+    rawKeys.set(key, raw);
+  }
+  return raw;
 }
 
 function refuseSignature(message: string): never {

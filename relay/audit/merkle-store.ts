@@ -66,10 +66,13 @@ export class MerkleStore {
   /**
    * Appends one leaf hash and stores every subtree it completes. Call it inside the caller's
    * transaction (the entry row and the nodes commit together). Returns the leaf's index.
+   * `knownSize`: the tree's size as the caller counted it inside the same transaction.
    */
-  append(leafHash: Uint8Array): number {
+  append(leafHash: Uint8Array, knownSize?: number): number {
     if (leafHash.length !== 32) throw new RangeError('leaf hash must be 32 bytes');
-    const index = this.size();
+    // A caller appending many leaves in one transaction knows the size already; the leaf (0, index)
+    // is a primary key, so a wrong size fails the insert rather than corrupting the tree.
+    const index = knownSize ?? this.size();
     let hash: Buffer = Buffer.from(leafHash);
     let level = 0;
     let i = index;

@@ -123,17 +123,20 @@ export class AuditStore {
   appendMany(inputs: readonly AppendInput[]): AppendResult[] {
     const hashed = inputs.map((input) => ({ input, leafHash: sha256LeafHash(input.leaf) }));
     return this.db
-      .transaction((): AppendResult[] =>
-        hashed.map(({ input, leafHash }): AppendResult => {
+      .transaction((): AppendResult[] => {
+        // Counted once per batch, inside the transaction that holds the write lock.
+        let next = this.q.entryCount.get()!.n;
+        const treeSize = this.tree.size();
+        if (treeSize !== next) throw new Error(`audit tree has ${treeSize} leaves but ${next} entries`);
+        return hashed.map(({ input, leafHash }): AppendResult => {
           const existing = this.q.byLeafHash.get(leafHash);
           if (existing) return { index: existing.idx, leafHash, duplicate: true };
-          const expected = this.q.entryCount.get()!.n;
-          const index = this.tree.append(leafHash);
-          if (index !== expected) throw new Error(`audit tree has ${index} leaves but ${expected} entries`);
+          const index = this.tree.append(leafHash, next);
           this.q.putEntry.run(index, Buffer.from(input.leaf), leafHash, input.actor, input.detailsJson, input.receivedAt);
+          next += 1;
           return { index, leafHash, duplicate: false };
-        }),
-      )
+        });
+      })
       .immediate();
   }
 
