@@ -9,13 +9,14 @@
  * - a details object, when given, whose digest is entry.details;
  * - a time within AUDIT_ENTRY_MAX_SKEW_MS of the audit service's clock.
  */
+import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { equalBytes } from '../../shared/crypto/bytes';
 import { canonicalJson, fromBase64url } from '../../shared/crypto/encoding';
 import { isCryptoError } from '../../shared/crypto/errors';
 import { importSigningPublicKey, publicKeyId, verifyStatement, type Statement } from '../../shared/crypto/statements';
-import { AUDIT_ENTRY_TYPE, detailsDigest, verifyServiceEntry, type AuditEntry, type SignedAuditEntry } from '../../shared/formats/audit-entry';
+import { AUDIT_ENTRY_TYPE, verifyServiceEntry, type AuditEntry, type SignedAuditEntry } from '../../shared/formats/audit-entry';
 import { AUDIT_ENTRY_MAX_SKEW_MS, type AppendEntryRequest } from '../../shared/schemas/audit';
 import { B64u, Id } from '../../shared/schemas/common';
 import { bearerToken, verifySession } from '../common/auth';
@@ -123,14 +124,16 @@ export async function admitEntry(ctx: ServiceContext, c: Context, body: AppendEn
   else await admitAccountEntry(ctx, c, signed);
 
   if (body.detailsJson === undefined) return null;
-  let digest: string;
+  let canonical: string;
   try {
-    digest = await detailsDigest(body.detailsJson);
+    canonical = canonicalJson(body.detailsJson);
   } catch (e) {
     if (isCryptoError(e)) throw new HttpError(400, 'E_VALIDATION', 'detailsJson cannot be canonicalised (too deep or not plain JSON)');
     throw e;
   }
-  if (digest !== entry.details) throw new HttpError(400, 'E_HASH', 'the digest of detailsJson is not entry.details');
+  // The same digest as shared detailsDigest (SHA-256 of the canonical JSON), computed once and
+  // synchronously: every append pays for it.
+  if (createHash('sha256').update(canonical, 'utf8').digest('base64url') !== entry.details) throw new HttpError(400, 'E_HASH', 'the digest of detailsJson is not entry.details');
   // Stored as the very bytes that were digested, so the digest can be rechecked from the row.
-  return canonicalJson(body.detailsJson);
+  return canonical;
 }
