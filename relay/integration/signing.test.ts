@@ -63,15 +63,23 @@ async function plaintext(who: UnlockedAccount, version: number): Promise<Uint8Ar
   return out.bytes();
 }
 
+/** `action actor` of the refused entries seen by the last auditOf. */
+const refusedOf = new Set<string>();
+
 /** Every entry of the log about `target`, as the auditor reads it: action, who signed it (the actor or the observing service), actor. */
 async function auditOf(target: string): Promise<{ action: string; kind: string; actor: string }[]> {
   const found: { action: string; kind: string; actor: string }[] = [];
+  refusedOf.clear();
   for (let start: number | null = 0; start !== null; ) {
     const page = (await t.request('GET', `/api/audit/entries?start=${start}&limit=1000`, undefined, e.auditor.session)) as {
-      entries: { entry: { action: string; target: string; actor: string; signer: { kind: string } } | null }[];
+      entries: { entry: { action: string; target: string; actor: string; outcome: string; signer: { kind: string } } | null }[];
       nextStart: number | null;
     };
-    for (const x of page.entries) if (x.entry?.target === target) found.push({ action: x.entry.action, kind: x.entry.signer.kind, actor: x.entry.actor });
+    for (const x of page.entries) {
+      if (x.entry?.target !== target) continue;
+      found.push({ action: x.entry.action, kind: x.entry.signer.kind, actor: x.entry.actor });
+      if (x.entry.outcome === 'refused') refusedOf.add(`${x.entry.action} ${x.entry.actor}`);
+    }
     start = page.nextStart;
   }
   return found;
@@ -190,7 +198,12 @@ describe('a contract signed by two employees in order, one of them applying the 
       { action: 'seal.use-request', kind: 'account', actor: sue.account },
       { action: 'seal.use-approve', kind: 'account', actor: mark.account },
       { action: 'seal.use', kind: 'account', actor: sue.account },
+      // The keys service logs every time the seal's key leaves it, and every refused attempt.
+      { action: 'seal.key-read', kind: 'service', actor: sue.account },
+      { action: 'seal.key-read', kind: 'service', actor: mark.account },
     ]) expect(sealLog).toContainEqual(expected);
+    expect(refusedOf.has(`seal.key-read ${mark.account}`)).toBe(true);
+    expect(refusedOf.has(`seal.key-read ${sue.account}`)).toBe(false);
   });
 
   it('shows a PDF changed after signing as invalid', async () => {

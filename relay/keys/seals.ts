@@ -419,17 +419,23 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     response: SealKeySchema,
     errors: { 403: 'E_FORBIDDEN (not a user), E_SEAL_INACTIVE (not active)', 404: 'no such seal among yours, or no envelope' },
   });
-  app.get('/seals/:id/key', session, (c) => {
+  app.get('/seals/:id/key', session, async (c) => {
     const { sub: me, roles } = c.get('session');
     const { id } = readParams(c, SealParamSchema);
     const row = visible(id, me, roles);
-    if (!lists(row).users.includes(me)) throw new HttpError(403, 'E_FORBIDDEN', "only the seal's users hold its key");
-    if (row.status !== 'active') throw new HttpError(403, 'E_SEAL_INACTIVE', `the seal is ${row.status}`);
+    // Every time a seal's key leaves, and every refused attempt, is part of the seal's life its auditors trace.
+    const refuse = async (status: 403, code: string, message: string): Promise<never> => {
+      await audit({ actor: me, action: 'seal.key-read', target: target(id), outcome: 'refused', details: { code } });
+      throw new HttpError(status, code, message);
+    };
+    if (!lists(row).users.includes(me)) await refuse(403, 'E_FORBIDDEN', "only the seal's users hold its key");
+    if (row.status !== 'active') await refuse(403, 'E_SEAL_INACTIVE', `the seal is ${row.status}`);
     const envelope = seals.envelope(id, me);
     if (envelope === undefined) throw new HttpError(404, 'E_NOT_FOUND', 'no envelope of this seal is addressed to you');
     const parsed = JSON.parse(envelope) as { context: { recipient: string } };
     // Second wall: nothing leaves here unless it is wrapped to the caller.
     if (parsed.context.recipient !== me) throw new HttpError(404, 'E_NOT_FOUND', 'no envelope of this seal is addressed to you');
+    await audit({ actor: me, action: 'seal.key-read', target: target(id), outcome: 'ok', details: {} });
     return c.json({ seal: id, envelope: parsed });
   });
 
