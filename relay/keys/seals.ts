@@ -424,7 +424,7 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     const { id } = readParams(c, SealParamSchema);
     const row = visible(id, me, roles);
     // Every time a seal's key leaves, and every refused attempt, is part of the seal's life its auditors trace.
-    const refuse = async (status: 403, code: string, message: string): Promise<never> => {
+    const refuse = async (status: 403, code: `E_${string}`, message: string): Promise<never> => {
       await audit({ actor: me, action: 'seal.key-read', target: target(id), outcome: 'refused', details: { code } });
       throw new HttpError(status, code, message);
     };
