@@ -15,7 +15,7 @@ import { parseAnswer, type UnlockedAccount } from './account';
 import type { OpenedContract } from './contracts';
 import type { FileTransport } from './files';
 import type { RelayTransport } from './relay-transport';
-import { checkSealUseApproval, getSeal, openSealKey, recordSealUse } from './seals';
+import { checkSealUseApproval, getSeal, openSealKey, recordSealUse, type OpenedSeal } from './seals';
 import { signMyTurn, type SigningFlowView, type VerifiedSigningFlow } from './signing';
 
 export type TurnPhase = 'preparing' | 'signing' | 'uploading' | 'recording';
@@ -48,7 +48,7 @@ export async function signTurn(transport: FileTransport, me: UnlockedAccount, ca
   const phase = options.onPhase ?? (() => {});
   phase('preparing');
   const certificatePem = await myCertificatePem(transport, me, caPem);
-  const used = new Map<string, string>();
+  const used = new Map<string, OpenedSeal>();
   const result = await signMyTurn(transport, me, opened, flow, {
     certificatePem,
     chainPems: [caPem],
@@ -60,16 +60,18 @@ export async function signTurn(transport: FileTransport, me: UnlockedAccount, ca
     },
     async openSealKey(seal) {
       const key = await openSealKey(transport, me, caPem, seal);
-      used.set(seal, key.serial);
+      used.set(seal, key);
       return key;
     },
     stampFor: options.stampFor,
     async sealApprovalFor(seal) {
-      const approval = await checkSealUseApproval(transport, me, caPem, await getSeal(transport, me, seal), { contract: flow.contract, flow: flow.id, user: me.account });
+      // signMyTurn opens the seal's key first, which read and verified the seal already.
+      const wire = used.get(seal)?.seal ?? (await getSeal(transport, me, seal));
+      const approval = await checkSealUseApproval(transport, me, caPem, wire, { contract: flow.contract, flow: flow.id, user: me.account });
       return approval?.statement.request ?? null;
     },
   });
   phase('recording');
-  for (const [seal, serial] of used) await recordSealUse(transport, me, seal, { contract: flow.contract, flow: flow.id, serial });
+  for (const [seal, { serial }] of used) await recordSealUse(transport, me, seal, { contract: flow.contract, flow: flow.id, serial });
   return result;
 }

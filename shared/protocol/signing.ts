@@ -463,6 +463,17 @@ export interface SignMyTurnDeps {
 export async function signMyTurn(transport: FileTransport, me: UnlockedAccount, opened: OpenedContract, flow: VerifiedSigningFlow, deps: SignMyTurnDeps): Promise<SigningFlowView> {
   const turn = prepareMyTurn(flow, me.account);
   if (!turn) fail('E_CONTEXT', 'it is not your turn to sign this flow');
+  // The seals first: a key that does not open or a use not approved ends the turn before
+  // anything is downloaded, logged or signed.
+  const sealKeys: { seal: string; fields: SigningField[]; key: { privateKey: CryptoKey; certificatePem: string } }[] = [];
+  const sealApprovals: string[] = [];
+  for (const { seal, fields } of turn.seals) {
+    const key = await deps.openSealKey(seal);
+    const approval = (await deps.sealApprovalFor?.(seal)) ?? null;
+    if (approval !== null) sealApprovals.push(approval);
+    sealKeys.push({ seal, fields, key });
+  }
+
   const before = { contract: flow.contract, file: flow.file, version: turn.versionBefore };
   const manifest = await fetchManifest(transport, me, before, opened.writers);
   const out = collectingSink();
@@ -478,11 +489,7 @@ export async function signMyTurn(transport: FileTransport, me: UnlockedAccount, 
   if (turn.personal.length > 0) {
     pdf = await deps.signPdf(pdf, { privateKey: me.signing.privateKey, certificatePem: deps.certificatePem, chainPems: deps.chainPems, fieldName: `sv-${flow.id}-${me.account}`, stamps: await stamps(turn.personal) });
   }
-  const sealApprovals: string[] = [];
-  for (const { seal, fields } of turn.seals) {
-    const key = await deps.openSealKey(seal);
-    const approval = (await deps.sealApprovalFor?.(seal)) ?? null;
-    if (approval !== null) sealApprovals.push(approval);
+  for (const { seal, fields, key } of sealKeys) {
     pdf = await deps.signPdf(pdf, { privateKey: key.privateKey, certificatePem: key.certificatePem, chainPems: deps.chainPems, fieldName: `sv-${flow.id}-${seal}`, stamps: await stamps(fields) });
   }
 
