@@ -14,7 +14,7 @@
 import { concatBytes, equalBytes } from '../crypto/bytes';
 import { toBase64url } from '../crypto/encoding';
 import { fail } from '../crypto/errors';
-import { certificateFingerprint, checkP256, checkSignedBy, checkValidAt, ECDSA_SHA256, NAME_OIDS, parseCertificate, pemOf, randomSerial, subjectField, x509 } from './x509';
+import { certificateFingerprint, checkEnterpriseLeaf, ECDSA_SHA256, NAME_OIDS, parseCertificate, pemOf, randomSerial, subjectField, x509 } from './x509';
 
 export const ENVELOPE_KEY_URN_PREFIX = 'urn:sealvault:envelope-key:sha256:';
 export const EMPLOYEE_CERT_DAYS = 730;
@@ -99,16 +99,7 @@ export interface VerifiedEmployeeCertificate {
  * E_CONTEXT (another account, name, key or time), E_KEY_WEAK (not P-256).
  */
 export async function verifyEmployeeCertificate(pem: string, expected: ExpectedEmployee): Promise<VerifiedEmployeeCertificate> {
-  const ca = parseCertificate(expected.caCertificatePem, 'the enterprise CA certificate');
-  const cert = parseCertificate(pem, 'the employee certificate');
-  if (cert.issuer !== ca.subject) fail('E_SIGNATURE', 'the employee certificate was not issued by the enterprise CA');
-  await checkSignedBy(cert, ca, 'the employee certificate');
-  checkP256(cert, 'the employee certificate');
-  checkValidAt(cert, expected.now, 'the employee certificate');
-  checkValidAt(ca, expected.now, 'the enterprise CA certificate');
-
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  if (basic?.ca) fail('E_CONTEXT', 'an employee certificate must not be a CA');
+  const { cert, ca } = await checkEnterpriseLeaf(pem, expected.caCertificatePem, expected.now, 'the employee certificate');
   const usage = cert.getExtension(x509.KeyUsagesExtension);
   if (!usage || (usage.usages & x509.KeyUsageFlags.digitalSignature) === 0) fail('E_CONTEXT', 'the employee certificate does not allow digital signatures');
 

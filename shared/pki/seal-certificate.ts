@@ -12,7 +12,7 @@
  */
 import { concatBytes, equalBytes } from '../crypto/bytes';
 import { fail } from '../crypto/errors';
-import { certificateFingerprint, checkP256, checkSignedBy, checkValidAt, EC_P256, ECDSA_SHA256, NAME_OIDS, parseCertificate, pemOf, randomSerial, subjectField, x509 } from './x509';
+import { certificateFingerprint, checkEnterpriseLeaf, EC_P256, ECDSA_SHA256, NAME_OIDS, parseCertificate, pemOf, randomSerial, subjectField, x509 } from './x509';
 import type { IssuingCa } from './employee-certificate';
 
 /** Same lifetime as an employee certificate; never beyond the CA's. */
@@ -90,16 +90,7 @@ export interface VerifiedSealCertificate {
  * (another seal, a CA, wrong usages, another organisation or time), E_KEY_WEAK (not P-256).
  */
 export async function verifySealCertificate(pem: string, expected: ExpectedSeal): Promise<VerifiedSealCertificate> {
-  const ca = parseCertificate(expected.caCertificatePem, 'the enterprise CA certificate');
-  const cert = parseCertificate(pem, 'the seal certificate');
-  if (cert.issuer !== ca.subject) fail('E_SIGNATURE', 'the seal certificate was not issued by the enterprise CA');
-  await checkSignedBy(cert, ca, 'the seal certificate');
-  checkP256(cert, 'the seal certificate');
-  checkValidAt(cert, expected.now, 'the seal certificate');
-  checkValidAt(ca, expected.now, 'the enterprise CA certificate');
-
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  if (basic?.ca) fail('E_CONTEXT', 'a seal certificate must not be a CA');
+  const { cert, ca } = await checkEnterpriseLeaf(pem, expected.caCertificatePem, expected.now, 'the seal certificate');
   const usage = cert.getExtension(x509.KeyUsagesExtension);
   const wanted = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation;
   if (!usage || (usage.usages & wanted) !== wanted) fail('E_CONTEXT', 'the seal certificate does not allow digital signatures with non-repudiation');

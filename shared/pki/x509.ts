@@ -79,3 +79,25 @@ export async function checkSignedBy(cert: x509.X509Certificate, issuer: x509.X50
   }
   if (!ok) fail('E_SIGNATURE', `${what} is not signed by the enterprise CA`);
 }
+
+/** `cert` was issued and signed by `ca`, for a P-256 key (E_SIGNATURE / E_KEY_WEAK otherwise). */
+export async function checkIssuedBy(cert: x509.X509Certificate, ca: x509.X509Certificate, what: string): Promise<void> {
+  if (cert.issuer !== ca.subject) fail('E_SIGNATURE', `${what} was not issued by the enterprise CA`);
+  await checkSignedBy(cert, ca, what);
+  checkP256(cert, what);
+}
+
+/**
+ * The checks every end-entity certificate of the enterprise passes before its own names and
+ * usages are looked at: parsed, issued by the CA, P-256, valid at `now` under a CA valid at
+ * `now`, and not itself a CA. Returns both parsed certificates.
+ */
+export async function checkEnterpriseLeaf(pem: string, caCertificatePem: string, now: Date, what: string): Promise<{ cert: x509.X509Certificate; ca: x509.X509Certificate }> {
+  const ca = parseCertificate(caCertificatePem, 'the enterprise CA certificate');
+  const cert = parseCertificate(pem, what);
+  await checkIssuedBy(cert, ca, what);
+  checkValidAt(cert, now, what);
+  checkValidAt(ca, now, 'the enterprise CA certificate');
+  if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) fail('E_CONTEXT', `${what} must not be a CA`);
+  return { cert, ca };
+}
