@@ -37,6 +37,7 @@ import {
 import { createSpace, grantAccess } from '../../shared/protocol/spaces';
 import { SIGNING_PLAN_TYPE, SIGNING_STEP_TYPE } from '../../shared/schemas/signing';
 import { codeOf, relayCode } from '../../shared/test-support/outcome';
+import { auditLogOf, withoutOutcome } from './audit-log';
 import { startEnterprise, type Enterprise } from './enterprise-fixture';
 
 let e: Enterprise;
@@ -106,18 +107,6 @@ function vaultDb(): Database.Database {
   return new Database(join(e.dataDir, 'vault', 'vault.sqlite'));
 }
 
-async function auditEntries(target: string): Promise<{ action: string; kind: string; actor: string }[]> {
-  const found: { action: string; kind: string; actor: string }[] = [];
-  for (let start: number | null = 0; start !== null; ) {
-    const page = (await t.request('GET', `/api/audit/entries?start=${start}&limit=1000`, undefined, e.auditor.session)) as {
-      entries: { entry: { action: string; target: string; actor: string; signer: { kind: string } } | null }[];
-      nextStart: number | null;
-    };
-    for (const x of page.entries) if (x.entry?.target === target) found.push({ action: x.entry.action, kind: x.entry.signer.kind, actor: x.entry.actor });
-    start = page.nextStart;
-  }
-  return found;
-}
 
 beforeAll(async () => {
   e = await startEnterprise();
@@ -195,7 +184,7 @@ describe('signing flows over HTTPS', () => {
     // The file is free again once the flow ended.
     await uploadFile(t, editor, as(editor).dek, new Blob([enc.encode('an edit after signing')]), { contract: contractId, file: sequentialFile, version: 4 });
 
-    const actions = await auditEntries(`contract:${contractId}/signing:${sequential}`);
+    const actions = withoutOutcome(await auditLogOf(t, e.auditor.session, `contract:${contractId}/signing:${sequential}`));
     for (const expected of [
       { action: 'signing.start', kind: 'account', actor: editor.account },
       { action: 'signing.start', kind: 'service', actor: editor.account },

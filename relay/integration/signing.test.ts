@@ -23,6 +23,7 @@ import { signTurn } from '../../shared/protocol/signing-turn';
 import { createSpace, grantAccess } from '../../shared/protocol/spaces';
 import { nssDatabaseTrusting, opensslVerifies, pdfsig, requirePdfTools } from '../../shared/test-support/pdf-tools';
 import { codeOf, relayCode } from '../../shared/test-support/outcome';
+import { auditLogOf, withoutOutcome } from './audit-log';
 import { startEnterprise, type Enterprise } from './enterprise-fixture';
 
 let e: Enterprise;
@@ -61,28 +62,6 @@ async function plaintext(who: UnlockedAccount, version: number): Promise<Uint8Ar
   const out = collectingSink();
   await downloadFile(t, who, opened.get(who.account)!.dek, await fetchManifest(t, who, target, opened.get(who.account)!.writers), target, out.sink);
   return out.bytes();
-}
-
-/** `action actor` of the refused entries seen by the last auditOf. */
-const refusedOf = new Set<string>();
-
-/** Every entry of the log about `target`, as the auditor reads it: action, who signed it (the actor or the observing service), actor. */
-async function auditOf(target: string): Promise<{ action: string; kind: string; actor: string }[]> {
-  const found: { action: string; kind: string; actor: string }[] = [];
-  refusedOf.clear();
-  for (let start: number | null = 0; start !== null; ) {
-    const page = (await t.request('GET', `/api/audit/entries?start=${start}&limit=1000`, undefined, e.auditor.session)) as {
-      entries: { entry: { action: string; target: string; actor: string; outcome: string; signer: { kind: string } } | null }[];
-      nextStart: number | null;
-    };
-    for (const x of page.entries) {
-      if (x.entry?.target !== target) continue;
-      found.push({ action: x.entry.action, kind: x.entry.signer.kind, actor: x.entry.actor });
-      if (x.entry.outcome === 'refused') refusedOf.add(`${x.entry.action} ${x.entry.actor}`);
-    }
-    start = page.nextStart;
-  }
-  return found;
 }
 
 beforeAll(async () => {
@@ -180,7 +159,7 @@ describe('a contract signed by two employees in order, one of them applying the 
     for (const r of reports) expect(opensslVerifies(signed, r.byteRange, e.caPem)).toBe(true);
 
     // Every step is in the audit log, signed by its actor (account) or observed by the service.
-    const flowLog = await auditOf(`contract:${contract}/signing:${flowId}`);
+    const flowLog = withoutOutcome(await auditLogOf(t, e.auditor.session, `contract:${contract}/signing:${flowId}`));
     for (const expected of [
       { action: 'signing.start', kind: 'account', actor: eddie.account },
       { action: 'signing.start', kind: 'service', actor: eddie.account },
@@ -190,7 +169,9 @@ describe('a contract signed by two employees in order, one of them applying the 
       { action: 'signing.sign', kind: 'account', actor: sue.account },
       { action: 'signing.complete', kind: 'service', actor: sue.account },
     ]) expect(flowLog).toContainEqual(expected);
-    const sealLog = await auditOf(`seal:${sealId}`);
+    const sealEntries = await auditLogOf(t, e.auditor.session, `seal:${sealId}`);
+    const sealLog = withoutOutcome(sealEntries);
+    const refusedOf = new Set(sealEntries.filter((x) => x.outcome === 'refused').map((x) => `${x.action} ${x.actor}`));
     for (const expected of [
       { action: 'seal.request', kind: 'account', actor: mark.account },
       { action: 'seal.approve', kind: 'account', actor: sec2.account },
