@@ -10,7 +10,8 @@
  * user's envelope only to that user and only while the seal is active, deletes every envelope
  * when a seal is destroyed and lists the destroyed certificates' serials as revoked.
  */
-import type { Hono, MiddlewareHandler } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { z } from 'zod';
 import { canonicalJson, fromBase64url, type Json } from '../../shared/crypto/encoding';
 import { isCryptoError } from '../../shared/crypto/errors';
 import { SEAL_UID_PREFIX } from '../../shared/pki/seal-certificate';
@@ -122,6 +123,25 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     const row = seals.get(id);
     if (!row || !mayRead(row, account, roles)) throw new HttpError(404, 'E_NOT_FOUND', 'no such seal among yours');
     return row;
+  };
+
+  /**
+   * What approving and rejecting a requested seal share: the caller is a security administrator
+   * independent of the seal, the body is signed, the seal is still requested, and the statement
+   * is the caller's about exactly this seal's request.
+   */
+  const decideRequested = async <S extends z.ZodType>(c: Context<SessionEnv>, schema: S, limit: number, field: 'approval' | 'rejection') => {
+    const { sub: me, roles } = c.get('session');
+    const { id } = readParams(c, SealParamSchema);
+    if (!isSecurityAdmin(roles)) throw new HttpError(403, 'E_FORBIDDEN', `only a security administrator makes a seal's ${field}`);
+    const row = visible(id, me, roles);
+    requireIndependent(row, me, row.requester);
+    const body: z.infer<S> = await readSignedBody(c, schema, limit, field);
+    if (row.status !== 'requested') throw new HttpError(409, 'E_CONFLICT', `the seal is ${row.status}, not requested`);
+    const st = (body as Record<typeof field, { statement: { approver: string; seal: string; requestDigest: string } }>)[field].statement;
+    if (st.approver !== me) throw new HttpError(400, 'E_SIGNATURE', `the ${field} must be made and signed by the caller`);
+    if (st.seal !== id || st.requestDigest !== row.request_digest) throw new HttpError(400, 'E_CONTEXT', `the ${field} names another seal or request`);
+    return { me, id, row, body };
   };
 
   /** The directory must still list the caller as an active security administrator (a session may be older than a role change). */
@@ -253,16 +273,8 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     },
   });
   app.post('/seals/:id/approve', session, async (c) => {
-    const { sub: me, roles } = c.get('session');
-    const { id } = readParams(c, SealParamSchema);
-    if (!isSecurityAdmin(roles)) throw new HttpError(403, 'E_FORBIDDEN', 'only a security administrator approves a seal');
-    const row = visible(id, me, roles);
-    requireIndependent(row, me, row.requester);
-    const body = await readSignedBody(c, ApproveSealSchema, SEAL_LIMITS.approve, 'approval');
-    if (row.status !== 'requested') throw new HttpError(409, 'E_CONFLICT', `the seal is ${row.status}, not requested`);
+    const { me, id, row, body } = await decideRequested(c, ApproveSealSchema, SEAL_LIMITS.approve, 'approval');
     const st = body.approval.statement;
-    if (st.approver !== me) throw new HttpError(400, 'E_SIGNATURE', 'the approval must be made and signed by the caller');
-    if (st.seal !== id || st.requestDigest !== row.request_digest) throw new HttpError(400, 'E_CONTEXT', 'the approval names another seal or request');
 
     // The certificate must be this seal's (clients check its chain to the enterprise CA again).
     let serial: string;
@@ -314,16 +326,8 @@ export function registerSealRoutes({ app, api, store, session, peers, audit, now
     errors: { 400: 'E_VALIDATION, E_SIGNATURE, E_CONTEXT', 403: 'E_FORBIDDEN, E_FOUR_EYES, E_SEAL_SEPARATION', 404: 'no such seal', 409: 'E_CONFLICT: not requested any more' },
   });
   app.post('/seals/:id/reject', session, async (c) => {
-    const { sub: me, roles } = c.get('session');
-    const { id } = readParams(c, SealParamSchema);
-    if (!isSecurityAdmin(roles)) throw new HttpError(403, 'E_FORBIDDEN', 'only a security administrator rejects a seal');
-    const row = visible(id, me, roles);
-    requireIndependent(row, me, row.requester);
-    const body = await readSignedBody(c, RejectSealSchema, SEAL_LIMITS.small, 'rejection');
-    if (row.status !== 'requested') throw new HttpError(409, 'E_CONFLICT', `the seal is ${row.status}, not requested`);
+    const { me, id, row, body } = await decideRequested(c, RejectSealSchema, SEAL_LIMITS.small, 'rejection');
     const st = body.rejection.statement;
-    if (st.approver !== me) throw new HttpError(400, 'E_SIGNATURE', 'the rejection must be made and signed by the caller');
-    if (st.seal !== id || st.requestDigest !== row.request_digest) throw new HttpError(400, 'E_CONTEXT', 'the rejection names another seal or request');
     await requireCurrentSecurityAdmin(me);
     await verifySignedBy(peers, me, body.rejection, SEAL_REJECTION_TYPE);
     await audit({ actor: me, action: 'seal.reject', target: target(id), outcome: 'ok', details: { reason: st.reason, request: row.request_digest } });
