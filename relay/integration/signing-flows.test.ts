@@ -159,7 +159,7 @@ describe('signing flows over HTTPS', () => {
     expect(prepareMyTurn(early, s2.account)).toBeNull();
     expect(await relayCode(uploadFile(t, s2, as(s2).dek, new Blob([enc.encode('early')]), { contract: contractId, file: sequentialFile, version: 2 }))).toBe('E_SIGNING_IN_PROGRESS');
     expect(await relayCode(uploadFile(t, editor, as(editor).dek, new Blob([enc.encode('edit')]), { contract: contractId, file: sequentialFile, version: 2 }))).toBe('E_SIGNING_IN_PROGRESS');
-    const h = await fileDigest(await plaintextOf(s2, sequentialFile, 1));
+    const h = await fileDigest(as(s2).dek, await plaintextOf(s2, sequentialFile, 1));
     const outOfTurn = await signStatement(s2.signing.privateKey, {
       type: SIGNING_STEP_TYPE, flow: sequential, contract: contractId, file: sequentialFile, versionBefore: 1, versionAfter: 2, hashBefore: h, hashAfter: h,
       fields: [box(s2.account, 'signature', 2).id, box(s2.account, 'text', 3).id], seals: [], signer: s2.account, sealApprovals: [],
@@ -176,7 +176,7 @@ describe('signing flows over HTTPS', () => {
     expect(seen.steps.map((s) => s.signer)).toEqual([s1.account, s2.account]);
     expect(seen.steps[1]).toMatchObject({ seals: [], sealApprovals: [] });
     expect(seen.chain.map((c) => c.version)).toEqual([1, 2, 3]);
-    for (const link of seen.chain) expect(link.hash).toBe(await fileDigest(await plaintextOf(viewer, sequentialFile, link.version)));
+    for (const link of seen.chain) expect(link.hash).toBe(await fileDigest(as(viewer).dek, await plaintextOf(viewer, sequentialFile, link.version)));
     const v3 = new TextDecoder().decode(await plaintextOf(viewer, sequentialFile, 3));
     expect(v3).toContain(`%signed sv-${sequential}-${s1.account} stamps=2`);
     expect(v3).toContain(`%signed sv-${sequential}-${s2.account} stamps=2`);
@@ -203,7 +203,7 @@ describe('signing flows over HTTPS', () => {
     await signTurn(s2, flow.id);
     // Signer 1 signed version 1 meanwhile and uploads nothing new: its step on version 1 is stale.
     const v1 = await plaintextOf(s1, file, 1);
-    expect(await relayCode(recordSignedStep(t, s1, as(s1), staleForS1, { versionBefore: 1, versionAfter: 2, hashBefore: await fileDigest(v1), hashAfter: await fileDigest(v1), fields: [box(s1.account, 'signature', 0).id], seals: [], sealApprovals: [] }))).toBe('E_CONFLICT');
+    expect(await relayCode(recordSignedStep(t, s1, as(s1), staleForS1, { versionBefore: 1, versionAfter: 2, hashBefore: await fileDigest(as(s1).dek, v1), hashAfter: await fileDigest(as(s1).dek, v1), fields: [box(s1.account, 'signature', 0).id], seals: [], sealApprovals: [] }))).toBe('E_CONFLICT');
     expect((await signTurn(s1, flow.id)).state).toBe('completed');
     expect((await load(viewer, flow.id)).steps.map((s) => s.signer)).toEqual([s2.account, s1.account]);
   });
@@ -220,7 +220,7 @@ describe('signing flows over HTTPS', () => {
     grouped = flow.id;
     await signTurn(s1, grouped);
     expect(await codeOf(signTurn(s3, grouped))).toBe('E_CONTEXT');
-    const h = await fileDigest(await plaintextOf(s3, file, 2));
+    const h = await fileDigest(as(s3).dek, await plaintextOf(s3, file, 2));
     const early = await signStatement(s3.signing.privateKey, { type: SIGNING_STEP_TYPE, flow: grouped, contract: contractId, file, versionBefore: 2, versionAfter: 3, hashBefore: h, hashAfter: h, fields: [box(s3.account, 'signature', 2).id], seals: [], signer: s3.account, sealApprovals: [] });
     expect(await relayCode(t.request('POST', `/api/vault/signing-flows/${grouped}/steps`, { step: early }, s3.session))).toBe('E_ORDER');
     await signTurn(s2, grouped);

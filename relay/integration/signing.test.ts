@@ -217,7 +217,7 @@ describe('a contract signed by two employees in order, one of them applying the 
     const step = async (sealApprovals: string[]) =>
       signStatement(sue.signing.privateKey, {
         type: SIGNING_STEP_TYPE, flow: flow.id, contract, file, versionBefore: 1, versionAfter: 2,
-        hashBefore: await fileDigest(base), hashAfter: await fileDigest(changed), fields: ['only-seal'], seals: [sealId], signer: sue.account, sealApprovals,
+        hashBefore: await fileDigest(opened.get(sue.account)!.dek, base), hashAfter: await fileDigest(opened.get(sue.account)!.dek, changed), fields: ['only-seal'], seals: [sealId], signer: sue.account, sealApprovals,
       });
     expect(await relayCode(t.request('POST', `/api/vault/signing-flows/${flow.id}/steps`, { step: await step([]) }, sue.session))).toBe('E_SEAL_APPROVAL');
     expect(await relayCode(t.request('POST', `/api/vault/signing-flows/${flow.id}/steps`, { step: await step(['made-up-request']) }, sue.session))).toBe('E_SEAL_APPROVAL');

@@ -31,6 +31,21 @@ export async function deriveRecordKey(dek: CryptoKey): Promise<CryptoKey> {
 }
 
 /**
+ * The key of the file digests a signing step names (docs/SIGNING.md section 3): HMAC-SHA-256
+ * under HKDF-Expand(DEK, "sealvault/v1/file-digest", 32). Keyed, so the relay, which stores the
+ * steps, cannot confirm a guess of a contract's plaintext (a known template, say) by hashing it;
+ * everyone who reads the contract holds the DEK and checks the digests.
+ */
+export async function deriveFileDigestKey(dek: CryptoKey): Promise<CryptoKey> {
+  const bytes = await hkdfExpand(dek, utf8(LABELS.fileDigest), 32);
+  try {
+    return await crypto.subtle.importKey('raw', own(bytes), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/**
  * The DEK at rest, wrapped under the space key SK version `version` with AES-256-GCM (raw key
  * bytes), in the shape of a sealed record of kind "dek": the same AAD binds it to its contract
  * and to the SK version, so the relay can neither move it to another contract nor claim another

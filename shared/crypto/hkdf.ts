@@ -9,6 +9,7 @@ export const LABELS = {
   opaque: 'sealvault/v1/opaque',
   escrowAuth: 'sealvault/v1/escrow-auth',
   recordKey: 'sealvault/v1/record-key',
+  fileDigest: 'sealvault/v1/file-digest',
   localIndex: 'sealvault/v1/local-index',
   witness: 'sealvault/v1/witness',
 } as const;

@@ -15,6 +15,7 @@
  * The PDF crypto and seal keys are injected into signMyTurn (SignMyTurnDeps), so this module
  * depends on neither and is tested without them.
  */
+import { deriveFileDigestKey } from '../crypto/contract-keys';
 import { canonicalJson, toBase64url } from '../crypto/encoding';
 import { deriveRecordKey } from '../crypto/contract-keys';
 import { fail } from '../crypto/errors';
@@ -66,9 +67,14 @@ function randomFlowId(): string {
   return `sf-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** SHA-256 of a whole file, base64url: the hashes a step names (docs/SIGNING.md section 1 pdfDigest). */
-export async function fileDigest(bytes: Uint8Array): Promise<string> {
-  return toBase64url(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)));
+/**
+ * The digest of a whole file that a step names as hashBefore/hashAfter: HMAC-SHA-256 under a key
+ * derived from the contract's DEK (shared/crypto/contract-keys deriveFileDigestKey), base64url.
+ * Not a bare SHA-256: the relay stores the steps and must not be able to test a guessed PDF.
+ */
+export async function fileDigest(dek: CryptoKey, bytes: Uint8Array): Promise<string> {
+  const key = await deriveFileDigestKey(dek);
+  return toBase64url(new Uint8Array(await crypto.subtle.sign('HMAC', key, bytes as Uint8Array<ArrayBuffer>)));
 }
 
 /**
@@ -479,7 +485,7 @@ export async function signMyTurn(transport: FileTransport, me: UnlockedAccount, 
   const out = collectingSink();
   await downloadFile(transport, me, opened.dek, manifest, before, out.sink);
   let pdf = out.bytes();
-  const hashBefore = await fileDigest(pdf);
+  const hashBefore = await fileDigest(opened.dek, pdf);
   if (turn.hashBefore !== null && hashBefore !== turn.hashBefore) fail('E_HASH', 'the latest version is not the file the previous signer signed');
   await recordAsAccount(transport, me, { action: 'signing.download', target: auditTarget(flow.contract, flow.id), details: { file: flow.file, version: turn.versionBefore, hash: hashBefore } });
 
@@ -493,7 +499,7 @@ export async function signMyTurn(transport: FileTransport, me: UnlockedAccount, 
     pdf = await deps.signPdf(pdf, { privateKey: key.privateKey, certificatePem: key.certificatePem, chainPems: deps.chainPems, fieldName: `sv-${flow.id}-${seal}`, stamps: await stamps(fields) });
   }
 
-  const hashAfter = await fileDigest(pdf);
+  const hashAfter = await fileDigest(opened.dek, pdf);
   await uploadFile(transport, me, opened.dek, new Blob([pdf as Uint8Array<ArrayBuffer>]), { contract: flow.contract, file: flow.file, version: turn.versionAfter });
   return recordSignedStep(transport, me, opened, flow, {
     versionBefore: turn.versionBefore,
