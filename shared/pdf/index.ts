@@ -1,4 +1,3 @@
 /** The PAdES core (docs/SIGNING.md section 1): runs unchanged in browsers and in Node. */
-export { pdfDigest } from './digest';
 export { signPdf, type PdfSignOptions, type PdfStamp } from './sign';
 export { verifyPdfSignatures, type PdfRevocation, type PdfSignatureReport, type PdfSignatureStatus, type PdfSigner, type VerifyPdfOptions } from './verify';

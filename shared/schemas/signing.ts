@@ -117,7 +117,7 @@ export const SigningStepStatementSchema = z.strictObject({
   file: Id,
   versionBefore: PositiveInt,
   versionAfter: PositiveInt,
-  /** SHA-256 of the whole plaintext file, base64url (docs/SIGNING.md section 1 pdfDigest) */
+  /** keyed digest of the whole plaintext file, base64url (shared/protocol/signing.ts fileDigest, docs/FORMATS.md file digest) */
   hashBefore: Sha256B64u,
   hashAfter: Sha256B64u,
   fields: uniqueIds(MAX_FIELDS).min(1),
